@@ -1,0 +1,1 @@
+"""FashionStudio trainer: datasets, the four GAN trainers, metrics, and the run-folder CLI (python -m training)."""
