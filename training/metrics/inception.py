@@ -73,6 +73,15 @@ def _fid_inception_blocks():
     return FIDInceptionA, FIDInceptionC, FIDInceptionE
 
 
+def _file_digest(path: Path) -> str:
+    """First 16 hex digits of the file's sha256: identifies the weights in reports and cache keys."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
 def _read_state_dict(path: Path) -> dict[str, Tensor]:
     if not path.exists():
         raise InceptionWeightsError(
@@ -146,8 +155,8 @@ def build_inception(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
             )
     net.load_state_dict(state, strict=True)
     net.eval().requires_grad_(False)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return net, {"variant": variant, "classes": classes, "weights": path.name, "sha256": digest[:16], "resize": RESIZE}
+    return net, {"variant": variant, "classes": classes, "weights": path.name, "sha256": _file_digest(path),
+                 "resize": RESIZE}
 
 
 class InceptionFeatures:
