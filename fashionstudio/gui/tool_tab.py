@@ -1,0 +1,413 @@
+"""ToolTab: the common frame of the four tool tabs (input canvas, result canvas, side panel, model status).
+
+A tool tab subclass sets ``tool``/``title``, adds its controls to ``self.controls_layout`` and implements
+``run_request()``: it returns a no-argument callable that runs on a worker thread (inside torch.inference_mode)
+and returns the result, or None when there is nothing to run. Everything else — loading, pasting, dropping,
+exporting with provenance, undo, the model's loading state, the latest-wins worker, the self-test — is here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, ClassVar
+
+from PIL import Image
+from PySide6.QtCore import QEventLoop, QTimer, Qt, Signal
+from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtWidgets import (
+    QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget,
+)
+
+import fashionstudio
+from fashionstudio.gui.canvas import ImageCanvas, qimage_to_png_bytes
+from fashionstudio.gui.model_manager import NO_MODEL_MESSAGE, ModelManager
+from fashionstudio.gui.workers import LatestWinsWorker, error_sentence, run_in_background
+
+log = logging.getLogger(__name__)
+_HISTORY_LIMIT = 20
+
+
+class ToolTab(QWidget):
+    """Base class of a tool tab. See the module docstring for what a subclass provides."""
+
+    tool: ClassVar[str] = ""            # model-manager key and registry.TOOL_FAMILY key, e.g. "pose"
+    title: ClassVar[str] = ""           # tab label, e.g. "Pose"
+    source_placeholder: ClassVar[str] = "Drop a photo here"
+    result_placeholder: ClassVar[str] = "The result appears here"
+    needs_source: ClassVar[bool] = True  # False for tools that generate without an input (Generate)
+
+    status_message = Signal(str)         # a short note for the status bar
+    inference_finished = Signal(float)   # elapsed milliseconds of the last inference
+    file_opened = Signal(str)            # an image file was opened successfully (recent files)
+    result_changed = Signal()
+
+    def __init__(self, manager: ModelManager, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.manager = manager
+        self.source_path: Path | None = None
+        self.last_result: Any = None
+        self.last_elapsed_ms: float | None = None
+        self._history: list[tuple[Image.Image | None, Path | None, Image.Image | None]] = []
+        self._model_message = ""
+
+        self.source_canvas = ImageCanvas(self.source_placeholder)
+        self.result_canvas = ImageCanvas(self.result_placeholder, accept_drops=False)
+        self.source_canvas.files_dropped.connect(self._on_files_dropped)
+        self.source_canvas.image_dropped.connect(self._on_image_dropped)
+
+        self.worker = LatestWinsWorker(self)
+        self.worker.result_ready.connect(self._on_result)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.busy_changed.connect(self._on_busy_changed)
+
+        self._build_layout()
+        manager.loading.connect(self._on_model_loading)
+        manager.ready.connect(self._on_model_ready)
+        manager.failed.connect(self._on_model_failed)
+        manager.no_model.connect(self._on_no_model)
+        manager.unloaded.connect(self._on_model_unloaded)
+
+    # -- layout ---------------------------------------------------------------------------------------------------
+    def _build_layout(self) -> None:
+        def captioned(caption: str, canvas: ImageCanvas) -> QWidget:
+            box = QWidget()
+            lay = QVBoxLayout(box)
+            lay.setContentsMargins(0, 0, 0, 0)
+            lay.setSpacing(6)
+            label = QLabel(caption)
+            label.setObjectName("canvasCaption")
+            lay.addWidget(label)
+            lay.addWidget(canvas, 1)
+            return box
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setHandleWidth(12)
+        if self.needs_source:
+            self.splitter.addWidget(captioned("Input", self.source_canvas))
+        self.splitter.addWidget(captioned("Result", self.result_canvas))
+
+        self.side_panel = QFrame()
+        self.side_panel.setObjectName("sidePanel")
+        self.side_panel.setFixedWidth(280)
+        side = QVBoxLayout(self.side_panel)
+        side.setContentsMargins(16, 16, 16, 16)
+        side.setSpacing(10)
+        heading = QLabel(self.title or self.tool.capitalize())
+        heading.setObjectName("panelHeading")
+        side.addWidget(heading)
+
+        self.model_label = QLabel("Model: not loaded yet")
+        self.model_label.setObjectName("modelLabel")
+        self.model_label.setWordWrap(True)
+        side.addWidget(self.model_label)
+        self.model_progress = QProgressBar()
+        self.model_progress.setRange(0, 0)  # indeterminate: a model load has no useful percentage
+        self.model_progress.setTextVisible(False)
+        self.model_progress.setFixedHeight(6)
+        self.model_progress.hide()
+        side.addWidget(self.model_progress)
+
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setObjectName("panelRule")
+        side.addWidget(line)
+
+        self.controls_layout = QVBoxLayout()
+        self.controls_layout.setSpacing(8)
+        side.addLayout(self.controls_layout)
+        side.addStretch(1)
+
+        self.run_button = QPushButton("Run")
+        self.run_button.setObjectName("runButton")
+        self.run_button.setDefault(True)
+        self.run_button.clicked.connect(self.trigger)
+        side.addWidget(self.run_button)
+
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(16, 16, 16, 16)
+        outer.setSpacing(16)
+        outer.addWidget(self.splitter, 1)
+        outer.addWidget(self.side_panel)
+
+    # -- hooks for subclasses -------------------------------------------------------------------------------------
+    def run_request(self) -> Callable[[], Any] | None:
+        """Build the job for the current inputs and settings: a callable run on a worker thread returning the
+        result (a PIL image by default), or None (after telling the user why) when nothing can run."""
+        raise NotImplementedError
+
+    def settings(self) -> dict[str, Any]:
+        """The settings that produced the result (stored in the exported PNG)."""
+        return {}
+
+    def show_result(self, result: Any) -> None:
+        """Show a finished result; the default expects a PIL image. Override for several outputs."""
+        self.result_canvas.set_image(result)
+
+    def result_image(self) -> Image.Image | None:
+        """The image File > Export writes."""
+        return self.result_canvas.image()
+
+    def on_source_changed(self) -> None:
+        """Called after a new input image is set. Default: run if a model is ready."""
+        if self.model is not None:
+            self.trigger()
+
+    def sample_input(self) -> Image.Image:
+        """An input for the self-test when no image is open (subclasses may supply a better one)."""
+        res = getattr(self.model, "resolution", 64) or 64
+        return Image.new("RGB", (res, res), (200, 196, 190))
+
+    # -- model ----------------------------------------------------------------------------------------------------
+    @property
+    def model(self) -> Any:
+        """This tab's LoadedModel, or None (never cached here, so the manager's budget can free it)."""
+        return self.manager.get(self.tool)
+
+    def activate(self) -> None:
+        """The tab became visible: make sure its model is (re)loaded."""
+        if self.tool:
+            self.manager.ensure(self.tool)
+
+    def open_model(self, path: str | Path) -> None:
+        self.manager.load(self.tool, path)
+
+    def _set_model_message(self, text: str, *, error: bool = False) -> None:
+        self._model_message = text
+        self.model_label.setText(text)
+        self.model_label.setProperty("error", error)
+        self.model_label.style().unpolish(self.model_label)
+        self.model_label.style().polish(self.model_label)
+
+    def model_message(self) -> str:
+        return self._model_message
+
+    def _on_model_loading(self, key: str) -> None:
+        if key == self.tool:
+            path = self.manager.model_path(key)
+            self._set_model_message(f"Loading {path.name if path else 'model'}…")
+            self.model_progress.show()
+
+    def _on_model_ready(self, key: str, model: Any) -> None:
+        if key == self.tool:
+            self.model_progress.hide()
+            device = self.manager.device_description or str(self.manager.device)
+            self._set_model_message(f"Model: {model.name}\nDevice: {device}")
+
+    def _on_model_failed(self, key: str, message: str) -> None:
+        if key == self.tool:
+            self.model_progress.hide()
+            self._set_model_message(message, error=True)
+            self.status_message.emit(message)
+
+    def _on_no_model(self, key: str) -> None:
+        if key == self.tool:
+            self.model_progress.hide()
+            self._set_model_message(NO_MODEL_MESSAGE)
+
+    def _on_model_unloaded(self, key: str) -> None:
+        if key == self.tool:
+            self._set_model_message("Model unloaded to free memory; it reloads when you use this tab.")
+
+    # -- input ----------------------------------------------------------------------------------------------------
+    def open_image(self, path: str | Path) -> None:
+        """Load ``path`` in the background and make it the input; errors appear on the canvas."""
+        from fashionstudio.core.images import load_image
+
+        path = Path(path)
+        self.source_canvas.set_busy(f"Opening {path.name}…")
+        run_in_background(lambda: load_image(path), lambda img: self._source_loaded(img, path),
+                          self._source_failed, context=self)
+
+    def open_image_bytes(self, data: bytes, name: str = "the pasted image") -> None:
+        from fashionstudio.core.images import load_image_bytes
+
+        self.source_canvas.set_busy("Opening the pasted image…")
+        run_in_background(lambda: load_image_bytes(data, name), lambda img: self._source_loaded(img, None),
+                          self._source_failed, context=self)
+
+    def paste(self) -> None:
+        """Take an image (or an image file) from the clipboard."""
+        mime = QGuiApplication.clipboard().mimeData()
+        files = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime is not None else []
+        if files:
+            self.open_image(files[0])
+        elif mime is not None and mime.hasImage():
+            self.open_image_bytes(qimage_to_png_bytes(QImage(mime.imageData())))
+        else:
+            self.status_message.emit("The clipboard holds no image to paste.")
+
+    def set_source_image(self, img: Image.Image, path: Path | None = None) -> None:
+        """Make ``img`` the input (undoable) and let the tool react."""
+        self._push_history()
+        self.source_path = path
+        self.source_canvas.set_busy(None)
+        self.source_canvas.set_image(img)
+        self.result_canvas.clear()
+        self.on_source_changed()
+
+    def source_image(self) -> Image.Image | None:
+        return self.source_canvas.image()
+
+    def _source_loaded(self, img: Image.Image, path: Path | None) -> None:
+        self.set_source_image(img, path)
+        if path is not None:
+            self.file_opened.emit(str(path))
+            self.status_message.emit(f"Opened {path.name} ({img.width} x {img.height}).")
+
+    def _source_failed(self, exc: BaseException) -> None:
+        message = error_sentence(exc)
+        self.source_canvas.set_busy(None)
+        self.source_canvas.set_error(message)
+        self.status_message.emit(message)
+
+    def _on_files_dropped(self, paths: list[str]) -> None:
+        if len(paths) > 1:
+            self.status_message.emit(f"{len(paths)} files dropped: opening the first, {Path(paths[0]).name}.")
+        self.open_image(paths[0])
+
+    def _on_image_dropped(self, qimg: QImage) -> None:
+        self.open_image_bytes(qimage_to_png_bytes(qimg), "the dropped image")
+
+    # -- running --------------------------------------------------------------------------------------------------
+    def trigger(self) -> int | None:
+        """Ask ``run_request`` for a job and submit it to the latest-wins worker; returns the request id."""
+        try:
+            job = self.run_request()
+        except NotImplementedError:
+            self.status_message.emit(f"The {self.title or self.tool} tool is not available in this version yet.")
+            return None
+        if job is None:
+            return None
+        return self.worker.submit(job)
+
+    def _on_result(self, request_id: int, result: Any, elapsed_ms: float) -> None:
+        self.last_result = result
+        self.last_elapsed_ms = elapsed_ms
+        self.show_result(result)
+        self.result_changed.emit()
+        self.inference_finished.emit(elapsed_ms)
+
+    def _on_failed(self, request_id: int, message: str) -> None:
+        self.result_canvas.set_error(message)
+        self.status_message.emit(message)
+
+    def _on_busy_changed(self, busy: bool) -> None:
+        self.result_canvas.set_busy("Working…" if busy and not self.result_canvas.has_image() else None)
+
+    # -- undo -----------------------------------------------------------------------------------------------------
+    def _push_history(self) -> None:
+        self._history.append((self.source_canvas.image(), self.source_path, self.result_canvas.image()))
+        del self._history[:-_HISTORY_LIMIT]
+
+    def can_undo(self) -> bool:
+        return bool(self._history)
+
+    def undo(self) -> bool:
+        """Go back to the previous input and result. Returns False when there is nothing to undo."""
+        if not self._history:
+            return False
+        source, path, result = self._history.pop()
+        self.worker.cancel_pending()
+        self.source_path = path
+        self.source_canvas.set_image(source)
+        self.result_canvas.set_image(result)
+        return True
+
+    # -- export ---------------------------------------------------------------------------------------------------
+    def provenance(self) -> dict[str, Any]:
+        """What produced the current result: app, tool, model file and hash, settings, input file, time."""
+        model = self.model
+        info: dict[str, Any] = {
+            "software": f"FashionStudio {fashionstudio.__version__}",
+            "tool": self.tool,
+            "settings": self.settings(),
+            "source": self.source_path.name if self.source_path else None,
+            "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        if model is not None:
+            info.update(model=model.path.name, model_sha256=model.sha256, model_name=model.name,
+                        family=model.family)
+        return info
+
+    def suggested_export_name(self) -> str:
+        stem = self.source_path.stem if self.source_path else "fashionstudio"
+        return f"{stem}_{self.tool or 'result'}.png"
+
+    def export_result(self, path: str | Path) -> Path:
+        """Write the result to ``path`` as PNG with provenance. Raises ValueError when there is no result."""
+        from fashionstudio.core.provenance import save_png_with_provenance
+
+        img = self.result_image()
+        if img is None:
+            raise ValueError("There is no result to export yet.")
+        path = Path(path)
+        if path.suffix.lower() != ".png":
+            path = path.with_suffix(".png")
+        return save_png_with_provenance(img, path, self.provenance())
+
+    # -- self-test and shutdown -----------------------------------------------------------------------------------
+    def self_test(self, timeout_s: float = 120.0) -> dict[str, Any]:
+        """Load this tab's model (if one exists) and run one inference through ``trigger``; report a dict.
+
+        ``status`` is "ok", "no-model", "not-implemented" or "error" (with ``message``).
+        """
+        report: dict[str, Any] = {"tool": self.tool}
+        path = self.manager.model_path(self.tool)
+        if path is None:
+            return {**report, "status": "no-model"}
+        report["model"] = str(path)
+        outcome: dict[str, Any] = {}
+        loop = QEventLoop()
+
+        def on_ready(key: str, model: Any) -> None:
+            if key == self.tool:
+                outcome["model"] = model
+                loop.quit()
+
+        def on_failed(key: str, message: str) -> None:
+            if key == self.tool:
+                outcome["error"] = message
+                loop.quit()
+
+        self.manager.ready.connect(on_ready)
+        self.manager.failed.connect(on_failed)
+        try:
+            if self.model is None:
+                self.manager.load(self.tool, path)
+                QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+                loop.exec()
+        finally:
+            self.manager.ready.disconnect(on_ready)
+            self.manager.failed.disconnect(on_failed)
+        if "error" in outcome:
+            return {**report, "status": "error", "message": outcome["error"]}
+        if self.model is None:
+            return {**report, "status": "error", "message": "the model did not load in time"}
+
+        if self.needs_source and self.source_image() is None:
+            self.source_canvas.set_image(self.sample_input())
+        got: dict[str, Any] = {}
+        run_loop = QEventLoop()
+        self.worker.result_ready.connect(lambda rid, res, ms: (got.update(ms=ms, result=res), run_loop.quit()))
+        self.worker.failed.connect(lambda rid, msg: (got.update(error=msg), run_loop.quit()))
+        t0 = time.perf_counter()
+        request_id = self.trigger()
+        if request_id is None:
+            return {**report, "status": "not-implemented"}
+        QTimer.singleShot(int(timeout_s * 1000), run_loop.quit)
+        run_loop.exec()
+        if "error" in got:
+            return {**report, "status": "error", "message": got["error"]}
+        if "result" not in got:
+            return {**report, "status": "error", "message": "the inference did not finish in time"}
+        return {**report, "status": "ok", "inference_ms": round(got["ms"], 1),
+                "wall_ms": round((time.perf_counter() - t0) * 1000, 1)}
+
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        """Drop pending work and wait for the running inference (window closing)."""
+        self.worker.shutdown(timeout_s)
