@@ -1,0 +1,195 @@
+"""What goes into the FashionStudio bundle and what is left out, in one place.
+
+Used by the PyInstaller spec (``fashionstudio.spec``), by ``build.py``'s preflight check and by the tests, so the
+rules are plain data plus two pure functions. No PyInstaller or Qt import here.
+
+Why each group is excluded (sizes measured on the torch 2.13 CPU wheel and PySide6-Essentials 6.12, Linux):
+
+- torchvision & co.: the app never imports it (only the trainer's Inception metric does, lazily), and the
+  torchvision build matching the 2.13 CPU wheel does not work with it anyway.
+- torch's C++ test binaries, headers, CMake files and static libraries (torch/bin 50 MB, torch/test 83 MB,
+  torch/include 62 MB, torch/lib/*test*.so): build-time material, never loaded.
+- Qt Quick/QML/Designer/WebEngine/Multimedia/3D...: the app is QtWidgets only (+ pyqtgraph). pyqtgraph probes
+  QtSvg, QtOpenGLWidgets and QtTest inside ``try`` and works without them.
+- CUDA libraries in the CPU flavour: a CPU bundle that carries them is 2-3 GB instead of a few hundred MB.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from pathlib import PurePosixPath
+
+# Python modules (and everything below them) that must never be collected.
+EXCLUDED_MODULES: tuple[str, ...] = (
+    # Not needed by the app at run time.
+    "torchvision",
+    "torchaudio",
+    "torchtext",
+    "tensorboard",
+    "torch.utils.tensorboard",
+    "torch.utils.benchmark",
+    # (torch.onnx, torch._inductor and torch.testing._internal.distributed look optional but are imported by
+    # ``import torch`` or by an optimiser step: the preflight run showed it, so they stay.)
+    "torch.testing._internal.opinfo",
+    "torch.testing._internal.optests",
+    "torch.testing._internal.common_methods_invocations",
+    "triton",
+    "onnx",
+    "onnxruntime",
+    # Development and test tools.
+    "pytest",
+    "_pytest",
+    "pytestqt",
+    "skimage",
+    "IPython",
+    "jupyter",
+    "jupyter_client",
+    "notebook",
+    "setuptools",
+    "pip",
+    "pkg_resources",
+    "PyInstaller",
+    "sympy.testing",
+    "numpy.f2py",
+    "numpy.distutils",
+    # Heavy optional imports of our dependencies that the app does not use.
+    "matplotlib",
+    "scipy",
+    "pandas",
+    "cv2",
+    "tkinter",
+    "_tkinter",
+    # Other Qt bindings (pyqtgraph probes for them).
+    "PyQt5",
+    "PyQt6",
+    "PySide2",
+    # Qt modules the app does not use.
+    "PySide6.QtQml",
+    "PySide6.QtQuick",
+    "PySide6.QtQuickWidgets",
+    "PySide6.QtQuickControls2",
+    "PySide6.QtQuick3D",
+    "PySide6.QtNetwork",
+    "PySide6.QtNetworkAuth",
+    "PySide6.QtSql",
+    "PySide6.QtDesigner",
+    "PySide6.QtHelp",
+    "PySide6.QtUiTools",
+    "PySide6.QtXml",
+    "PySide6.QtPdf",
+    "PySide6.QtPdfWidgets",
+    "PySide6.QtOpenGL",  # pyqtgraph imports these three inside try/except and works without them
+    "PySide6.QtOpenGLWidgets",
+    "PySide6.QtTest",
+    "PySide6.QtSvgWidgets",
+    "PySide6.QtMultimedia",
+    "PySide6.QtMultimediaWidgets",
+    "PySide6.QtWebEngineCore",
+    "PySide6.QtWebEngineWidgets",
+    "PySide6.QtWebChannel",
+    "PySide6.QtWebSockets",
+    "PySide6.QtBluetooth",
+    "PySide6.QtPositioning",
+    "PySide6.QtSensors",
+    "PySide6.QtSerialPort",
+    "PySide6.QtRemoteObjects",
+    "PySide6.QtScxml",
+    "PySide6.QtStateMachine",
+    "PySide6.QtTextToSpeech",
+    "PySide6.QtCharts",
+    "PySide6.QtDataVisualization",
+    "PySide6.QtGraphs",
+    "PySide6.Qt3DCore",
+    "PySide6.Qt3DRender",
+    "PySide6.QtConcurrent",
+    "PySide6.QtDBus",
+)
+
+# Collected files (destination paths inside the bundle) that are dropped in every flavour.
+DROPPED_FILES: tuple[str, ...] = (
+    "torch/bin/*",
+    "torch/test/*",
+    "torch/include/*",
+    "torch/share/*",
+    "torch/lib/*test*",
+    "torch/lib/libaoti_custom_ops.so",
+    "torch/lib/libbackend_with_compiler.so",
+    "torch/lib/*.a",
+    "torch/lib/*.lib",
+    "torchgen/packaged/*",
+    "*.pyi",
+    "*.cmake",
+    "*.h",
+    "*.hpp",
+    "*.cuh",
+    # Qt: QML, Quick and Designer pieces, and translations other than Qt's base strings.
+    "PySide6/Qt/qml/*",
+    "PySide6/Qt/libexec/*",
+    "PySide6/Qt/metatypes/*",
+    "PySide6/Qt/plugins/qmltooling/*",
+    "PySide6/Qt/plugins/qmllint/*",
+    "PySide6/Qt/plugins/designer/*",
+    "PySide6/Qt/plugins/sqldrivers/*",
+    "PySide6/Qt/plugins/wayland-graphics-integration-server/*",
+    "PySide6/Qt/lib/libQt6Quick*",
+    "PySide6/Qt/lib/libQt6Qml*",
+    "PySide6/Qt/lib/libQt6Designer*",
+    "PySide6/Qt/lib/libQt6WaylandCompositor*",
+    "PySide6/Qt/lib/libQt6LabsStyleKit*",
+    "PySide6/Qt/lib/libQt6Pdf*",
+    "PySide6/Qt/translations/assistant_*",
+    "PySide6/Qt/translations/designer_*",
+    "PySide6/Qt/translations/linguist_*",
+    "PySide6/Qt/translations/qtdeclarative_*",
+    "PySide6/Qt/translations/qtmultimedia_*",
+    "PySide6/Qt/translations/qtwebengine_*",
+    "PySide6/Qt/translations/qtconnectivity_*",
+    "PySide6/Qt/translations/qtlocation_*",
+    "PySide6/Qt/translations/qtserialport_*",
+    "PySide6/Qt/translations/qtwebsockets_*",
+)
+
+# Additionally dropped from the CPU flavour: anything CUDA. (build.py also refuses a CUDA torch for it.)
+DROPPED_FILES_CPU: tuple[str, ...] = (
+    # Linux names carry a "lib" prefix, Windows DLLs do not (cudnn64_9.dll): match both.
+    "nvidia/*",
+    "*libcuda.*",
+    "*cudart*",
+    "*cublas*",
+    "*cudnn*",
+    "*cufft*",
+    "*curand*",
+    "*cusolver*",
+    "*cusparse*",
+    "*nccl*",
+    "*nvrtc*",
+    "*nvJitLink*",
+    "*nvToolsExt*",
+    "*torch_cuda*",
+    "*c10_cuda*",
+    "triton/*",
+)
+
+FLAVOURS = ("cpu", "cuda")
+
+# Excluded modules that a real run does try to import, inside ``try``, and works without.
+OPTIONAL_IMPORTS: tuple[str, ...] = ("PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets", "PySide6.QtTest")
+
+
+def is_excluded_module(name: str) -> bool:
+    """True if the Python module ``name`` is, or is inside, an excluded module."""
+    return any(name == ex or name.startswith(ex + ".") for ex in EXCLUDED_MODULES)
+
+
+def keep_file(dest: str, flavour: str) -> bool:
+    """Whether a collected file (its destination path inside the bundle) stays in the ``flavour`` bundle."""
+    if flavour not in FLAVOURS:
+        raise ValueError(f"Unknown bundle flavour {flavour!r}; use one of {', '.join(FLAVOURS)}.")
+    path = PurePosixPath(dest.replace("\\", "/")).as_posix()
+    patterns = DROPPED_FILES + (DROPPED_FILES_CPU if flavour == "cpu" else ())
+    return not any(fnmatchcase(path, pattern) for pattern in patterns)
+
+
+def excluded_modules_in_use(module_names: list[str] | set[str]) -> list[str]:
+    """The modules of a real run (``sys.modules``) that the exclusions would remove: must be empty."""
+    return sorted(name for name in module_names if is_excluded_module(name) and name not in OPTIONAL_IMPORTS)
