@@ -32,6 +32,8 @@ Choices where the spec is inconsistent ([!] there):
   (stated 1.6M, a figure rounded to 0.1M; base 8 would give 0.4M).
 - The 2x2 ("CONV2") decoder convs keep the size with a one-pixel asymmetric pad; the two 2x2 convs of a block pad
   on opposite sides so the block stays centred (the original code used 2H-1 -> 2H instead).
+- U-Net convs use zero padding (the pix2pix convention); the original code's reflect padding cost about 14% of
+  the CPU inference time for no measured benefit. Only the 7x7 UF of G2 pads by reflection.
 - The thesis pose is DensePose IUV, so the thesis preset has ``pose_channels=3``; studio/demo use 18 heatmaps.
 """
 
@@ -81,8 +83,8 @@ class EncoderBlock(nn.Module):
         super().__init__()
         c = 2 * c_in
         self.convs = nn.Sequential(
-            ConvNormAct(c_in, c, 3, norm="batch", act="lrelu", padding_mode="reflect", dropout=dropout),
-            ConvNormAct(c, c, 3, norm="batch", act="lrelu", padding_mode="reflect", dropout=dropout),
+            ConvNormAct(c_in, c, 3, norm="batch", act="lrelu", dropout=dropout),
+            ConvNormAct(c, c, 3, norm="batch", act="lrelu", dropout=dropout),
         )
         self.pool = nn.MaxPool2d(2)
 
@@ -97,9 +99,9 @@ class DecoderBlock(nn.Module):
         super().__init__()
         c = c_in // 2
         self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
-        self.reduce = SameConv(c_in, c, 2, shift="after", padding_mode="reflect")
-        self.fuse = ConvNormAct(c_in, c, 3, norm="batch", act="lrelu", padding_mode="reflect")
-        self.refine = nn.Sequential(SameConv(c, c, 2, shift="before", padding_mode="reflect"),
+        self.reduce = SameConv(c_in, c, 2, shift="after")
+        self.fuse = ConvNormAct(c_in, c, 3, norm="batch", act="lrelu")
+        self.refine = nn.Sequential(SameConv(c, c, 2, shift="before"),
                                     make_norm("batch", c), make_act("lrelu"))
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
