@@ -32,7 +32,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings if settings is not None else create_settings()
         self.setWindowTitle(fashionstudio.APP_NAME)
-        self.setMinimumSize(900, 600)
+        self.setMinimumSize(760, 520)
         self.resize(1280, 800)
         self._closing = False
         self._started = False

@@ -13,7 +13,6 @@ has at most one loaded model. Signals (all emitted on the GUI thread):
 
 from __future__ import annotations
 
-import importlib.resources
 import logging
 import os
 import threading
@@ -36,22 +35,24 @@ MODEL_SUFFIX = ".safetensors"
 def model_search_dirs() -> list[Path]:
     """Folders searched for a tool's default model ``<tool>.safetensors``, first match wins.
 
-    ``$FASHIONSTUDIO_MODELS``, the package's own ``resources/models`` (installed data), the source tree's
-    ``resources/models`` (editable installs) and the user's app-data ``models`` folder.
+    ``$FASHIONSTUDIO_MODELS``, when set, is the only folder searched (tests, trying other models). Otherwise:
+    ``models/`` in every place the shipped resources may be (bundle, installed package, source checkout; see
+    ``fashionstudio.core.resources``), then the user's app-data ``models`` folder.
     """
-    dirs: list[Path] = []
     env = os.environ.get("FASHIONSTUDIO_MODELS")
     if env:
-        dirs.append(Path(env))
+        return [Path(env)]
     try:
-        pkg = importlib.resources.files("fashionstudio") / "resources" / "models"
-        dirs.append(Path(str(pkg)))
-    except (ModuleNotFoundError, TypeError):
-        pass
-    dirs.append(Path(__file__).resolve().parents[2] / "resources" / "models")
-    from fashionstudio.core.applog import app_data_dir
+        from fashionstudio.core.resources import candidate_roots
 
+        roots = candidate_roots()
+    except ImportError:  # older checkouts without the resources module
+        package = Path(__file__).resolve().parents[1]
+        roots = [package / "resources", package.parent / "resources"]
+    dirs = [root / "models" for root in roots]
     if os.environ.get("FASHIONSTUDIO_HOME") or not os.environ.get("FASHIONSTUDIO_TESTING"):
+        from fashionstudio.core.applog import app_data_dir
+
         dirs.append(app_data_dir() / "models")
     return dirs
 
@@ -226,7 +227,12 @@ class ModelManager(QObject):
             if self._generation.get(key) != generation or self._closed:
                 return
             self._in_flight.pop(key, None)
-            log.warning("could not load %s for %s: %s", path, key, exc, exc_info=exc)
+            if self._paths.get(key) == path:
+                del self._paths[key]  # do not retry a file that failed; fall back to the default model
+            from fashionstudio.core.modelfile import ModelFileError
+
+            log.warning("could not load %s for %s: %s", path, key, exc,
+                        exc_info=None if isinstance(exc, ModelFileError) else exc)
             self.failed.emit(key, error_sentence(exc))
 
         self.loading.emit(key)

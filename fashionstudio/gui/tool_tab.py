@@ -393,14 +393,27 @@ class ToolTab(QWidget):
             self.source_canvas.set_image(self.sample_input())
         got: dict[str, Any] = {}
         run_loop = QEventLoop()
-        self.worker.result_ready.connect(lambda rid, res, ms: (got.update(ms=ms, result=res), run_loop.quit()))
-        self.worker.failed.connect(lambda rid, msg: (got.update(error=msg), run_loop.quit()))
-        t0 = time.perf_counter()
-        request_id = self.trigger()
-        if request_id is None:
-            return {**report, "status": "not-implemented"}
-        QTimer.singleShot(int(timeout_s * 1000), run_loop.quit)
-        run_loop.exec()
+
+        def on_result(request_id: int, result: Any, elapsed_ms: float) -> None:
+            got.update(ms=elapsed_ms, result=result)
+            run_loop.quit()
+
+        def on_error(request_id: int, message: str) -> None:
+            got.update(error=message)
+            run_loop.quit()
+
+        self.worker.result_ready.connect(on_result)
+        self.worker.failed.connect(on_error)
+        try:
+            t0 = time.perf_counter()
+            request_id = self.trigger()
+            if request_id is None:
+                return {**report, "status": "not-implemented"}
+            QTimer.singleShot(int(timeout_s * 1000), run_loop.quit)
+            run_loop.exec()
+        finally:
+            self.worker.result_ready.disconnect(on_result)
+            self.worker.failed.disconnect(on_error)
         if "error" in got:
             return {**report, "status": "error", "message": got["error"]}
         if "result" not in got:
