@@ -1,0 +1,91 @@
+"""LookBook garment-extraction pairs (PixelDTGAN): a person wearing a garment and the garment's flat image.
+
+Processed layout ``ROOT/Img/id_<pid>/{0.jpg, 1.jpg, ..., flat.jpg}`` (or ROOT pointing at ``Img`` itself), or the
+raw layout ``ROOT/ImgHQ/PID<pid>_CLEAN<0|1>_IID<iid>.jpg`` (CLEAN1 = the product flat). A product is kept when it
+has a flat and at least one person photo. Split by product. ``flat_other`` is a real flat of a different
+product, re-drawn every epoch, for the association discriminator.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from torch.utils.data import Dataset
+
+from .common import (IMAGE_EXTENSIONS, DatasetError, SkipReport, check_split, identity_split, load_or_flag,
+                     require_dir, square, to_tensor)
+
+RAW_RE = re.compile(r"^PID(\d+)_CLEAN([01])_IID(\d+)\.(jpg|jpeg|png)$", re.IGNORECASE)
+
+
+def scan_products(root: Path) -> tuple[dict[str, dict], list[str]]:
+    """{pid: {"flats": [...], "people": [...]}} from the processed or raw layout, plus incomplete product ids."""
+    products: dict[str, dict] = {}
+    img = root / "Img" if (root / "Img").is_dir() else root
+    item_dirs = sorted(p for p in img.glob("id_*") if p.is_dir())
+    if item_dirs:
+        for d in item_dirs:
+            files = [f for f in sorted(d.iterdir()) if f.suffix.lower() in IMAGE_EXTENSIONS]
+            flats = [f for f in files if f.stem.startswith("flat")]
+            people = [f for f in files if f not in flats]
+            products[d.name] = {"flats": flats, "people": people}
+    else:
+        raw = root / "ImgHQ" if (root / "ImgHQ").is_dir() else root
+        for f in sorted(raw.iterdir()):
+            m = RAW_RE.match(f.name)
+            if m:
+                entry = products.setdefault(f"PID{m.group(1)}", {"flats": [], "people": []})
+                entry["flats" if m.group(2) == "1" else "people"].append(f)
+        if not products:
+            raise DatasetError(f"{root}: no LookBook data; expected Img/id_<pid>/{{0.jpg, ..., flat.jpg}} folders "
+                               f"or raw ImgHQ/PID<pid>_CLEAN<0|1>_IID<iid>.jpg files")
+    incomplete = [pid for pid, e in products.items() if not e["flats"] or not e["people"]]
+    return {pid: e for pid, e in products.items() if pid not in incomplete}, incomplete
+
+
+class LookBookPairs(SkipReport, Dataset):
+    """Item: person, flat, flat_other (3xRxR in [-1,1]) and the product id."""
+
+    def __init__(self, root, split: str = "train", resolution: int = 64, seed: int = 42, test_fraction: float = 0.1):
+        self.root = Path(root)
+        require_dir(self.root, "a LookBook folder (Img/id_<pid>/{k.jpg, flat.jpg} or ImgHQ/PID*_CLEAN*_IID*.jpg)")
+        self.split, self.resolution, self.seed = check_split(split), int(resolution), seed
+        self._init_skips()
+        products, self.incomplete = scan_products(self.root)
+        if not products:
+            raise DatasetError(f"{self.root}: no complete LookBook product (each needs flat.jpg and at least one "
+                               f"person photo; {len(self.incomplete)} incomplete)")
+        keep = identity_split(products, split, test_fraction, seed)
+        self.products = {pid: products[pid] for pid in sorted(keep)}
+        self.identities = list(self.products)
+        self.pairs = [(pid, person, flat) for pid, e in self.products.items() for person in e["people"]
+                      for flat in e["flats"][:1]]
+        self.epoch = 0
+        if len(self.products) < 2:
+            raise DatasetError(f"{self.root}: split {split!r} has {len(self.products)} product(s); the association "
+                               f"discriminator needs flats of at least two different products")
+
+    def set_epoch(self, epoch: int) -> None:
+        """Re-draw the unassociated flats for a new epoch."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def _img(self, path: Path):
+        return to_tensor(square(load_or_flag(path))[0], self.resolution)
+
+    def _load(self, index: int) -> dict:
+        pid, person, flat = self.pairs[index]
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        others = self.identities
+        other = others[int(rng.integers(len(others) - 1))]
+        if other == pid:  # draw among the others without building a list per item
+            other = others[-1]
+        return {"person": self._img(person), "flat": self._img(flat),
+                "flat_other": self._img(self.products[other]["flats"][0]), "product": pid, "product_other": other}
+
+    def __getitem__(self, index: int) -> dict:
+        return self._with_retry(index, self._load)
