@@ -12,7 +12,7 @@ from pathlib import Path
 from types import TracebackType
 
 from PySide6.QtCore import QSettings
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
 import fashionstudio
@@ -69,7 +69,26 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     app.setStyle("Fusion")
     app.setPalette(light_palette())
     app.setStyleSheet(STYLE_SHEET)
+    icon = app_icon()
+    if icon is not None:
+        app.setWindowIcon(icon)
     return app
+
+
+def app_icon() -> QIcon | None:
+    """The app icon from the shipped resources (None when the resources are missing: not worth failing over)."""
+    try:
+        from fashionstudio.core.resources import resource_path
+
+        folder = resource_path("icons")
+    except (ImportError, FileNotFoundError):
+        return None
+    icon = QIcon()
+    for size in (16, 24, 32, 48, 64, 128, 256, 512):
+        path = folder / f"fashionstudio-{size}.png"
+        if path.is_file():
+            icon.addFile(str(path))
+    return None if icon.isNull() else icon
 
 
 def create_settings() -> QSettings:

@@ -131,7 +131,7 @@ class MainWindow(QMainWindow):
         """Device known, no model loading, no inference running (used by --screenshot/--self-test)."""
         if not self.manager.is_idle():
             return False
-        return not any(isinstance(t, ToolTab) and t.worker.is_busy() for t in self.tool_tabs.values())
+        return not any(isinstance(t, ToolTab) and t.is_busy() for t in self.tool_tabs.values())
 
     def _activate(self, tab: QWidget | None) -> None:
         if isinstance(tab, ToolTab) and self._started:

@@ -53,6 +53,7 @@ class ToolTab(QWidget):
         self.last_elapsed_ms: float | None = None
         self._history: list[tuple[Image.Image | None, Path | None, Image.Image | None]] = []
         self._model_message = ""
+        self._opening = 0  # image loads in flight
 
         self.source_canvas = ImageCanvas(self.source_placeholder)
         self.result_canvas = ImageCanvas(self.result_placeholder, accept_drops=False)
@@ -65,6 +66,7 @@ class ToolTab(QWidget):
         self.worker.busy_changed.connect(self._on_busy_changed)
 
         self._build_layout()
+        self._update_run_button()
         manager.loading.connect(self._on_model_loading)
         manager.ready.connect(self._on_model_ready)
         manager.failed.connect(self._on_model_failed)
@@ -162,6 +164,13 @@ class ToolTab(QWidget):
         res = getattr(self.model, "resolution", 64) or 64
         return Image.new("RGB", (res, res), (200, 196, 190))
 
+    def can_run(self) -> bool:
+        """Whether Run makes sense now: a model is loaded and, for tools that need one, an input is open."""
+        return self.model is not None and (not self.needs_source or self.source_image() is not None)
+
+    def _update_run_button(self) -> None:
+        self.run_button.setEnabled(self.can_run())
+
     # -- model ----------------------------------------------------------------------------------------------------
     @property
     def model(self) -> Any:
@@ -197,21 +206,25 @@ class ToolTab(QWidget):
             self.model_progress.hide()
             device = self.manager.device_description or str(self.manager.device)
             self._set_model_message(f"Model: {model.name}\nDevice: {device}")
+            self._update_run_button()
 
     def _on_model_failed(self, key: str, message: str) -> None:
         if key == self.tool:
             self.model_progress.hide()
             self._set_model_message(message, error=True)
             self.status_message.emit(message)
+            self._update_run_button()
 
     def _on_no_model(self, key: str) -> None:
         if key == self.tool:
             self.model_progress.hide()
             self._set_model_message(NO_MODEL_MESSAGE)
+            self._update_run_button()
 
     def _on_model_unloaded(self, key: str) -> None:
         if key == self.tool:
             self._set_model_message("Model unloaded to free memory; it reloads when you use this tab.")
+            self._update_run_button()
 
     # -- input ----------------------------------------------------------------------------------------------------
     def open_image(self, path: str | Path) -> None:
@@ -220,6 +233,7 @@ class ToolTab(QWidget):
 
         path = Path(path)
         self.source_canvas.set_busy(f"Opening {path.name}…")
+        self._opening += 1
         run_in_background(lambda: load_image(path), lambda img: self._source_loaded(img, path),
                           self._source_failed, context=self)
 
@@ -227,6 +241,7 @@ class ToolTab(QWidget):
         from fashionstudio.core.images import load_image_bytes
 
         self.source_canvas.set_busy("Opening the pasted image…")
+        self._opening += 1
         run_in_background(lambda: load_image_bytes(data, name), lambda img: self._source_loaded(img, None),
                           self._source_failed, context=self)
 
@@ -248,18 +263,25 @@ class ToolTab(QWidget):
         self.source_canvas.set_busy(None)
         self.source_canvas.set_image(img)
         self.result_canvas.clear()
+        self._update_run_button()
         self.on_source_changed()
 
     def source_image(self) -> Image.Image | None:
         return self.source_canvas.image()
 
+    def is_busy(self) -> bool:
+        """An image is being opened or an inference is running."""
+        return self._opening > 0 or self.worker.is_busy()
+
     def _source_loaded(self, img: Image.Image, path: Path | None) -> None:
+        self._opening -= 1
         self.set_source_image(img, path)
         if path is not None:
             self.file_opened.emit(str(path))
             self.status_message.emit(f"Opened {path.name} ({img.width} x {img.height}).")
 
     def _source_failed(self, exc: BaseException) -> None:
+        self._opening -= 1
         message = error_sentence(exc)
         self.source_canvas.set_busy(None)
         self.source_canvas.set_error(message)
@@ -316,6 +338,7 @@ class ToolTab(QWidget):
         self.source_path = path
         self.source_canvas.set_image(source)
         self.result_canvas.set_image(result)
+        self._update_run_button()
         return True
 
     # -- export ---------------------------------------------------------------------------------------------------
