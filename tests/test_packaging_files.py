@@ -122,6 +122,14 @@ def test_desktop_file_offers_open_with_for_every_image_type():
     assert set(filter(None, mime.split(";"))) == set(IMAGE_TYPES)
 
 
+@pytest.mark.skipif(shutil.which("desktop-file-validate") is None, reason="desktop-file-utils not installed")
+def test_desktop_file_passes_the_freedesktop_validator():
+    done = subprocess.run(
+        ["desktop-file-validate", str(PACKAGING / "linux" / "fashionstudio.desktop")], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 @pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX shell")
 def test_linux_install_script_writes_an_absolute_exec_and_the_icons(tmp_path):
     bundle = tmp_path / "FashionStudio"
@@ -196,7 +204,7 @@ def test_spec_names_files_that_exist():
     assert (PACKAGING / "macos" / "Info.plist").exists() and '"Info.plist"' in spec
     for name in re.findall(r'"(fashionstudio\.(?:ico|icns))"', spec):
         assert (ICONS / name).exists()
-    assert 'datas=[(str(REPO / "resources"), "resources")]' in spec
+    assert 'datas=[(str(RESOURCES), "resources")]' in spec
 
 
 def test_bundle_rules_drop_test_binaries_and_cuda_only_from_the_cpu_flavour():

@@ -1,0 +1,251 @@
+"""Smoke test of the Linux CPU bundle: build it (or reuse it), start it as a user would, measure it.
+
+    python packaging/smoke_test.py            # build packaging/dist/linux-cpu/FashionStudio, then test it
+    python packaging/smoke_test.py --reuse    # test the bundle that is already there
+
+What it checks and measures (all printed as one JSON object at the end; exit code 0 only if every check held):
+
+1. ``fashionstudio --self-test`` of the bundled executable, offscreen (QT_QPA_PLATFORM=offscreen), exits 0 and
+   reports ok: each tab loads its model and renders once through the real code path. When resources/models
+   holds no demo models yet, untrained models of each family's ``demo`` preset are written to a temporary
+   folder and passed through FASHIONSTUDIO_MODELS, so the bundle still runs torch inference for real; the
+   JSON says which ("models": "shipped" or "untrained-demo-presets").
+2. Time to first window, cold and warm: under Xvfb, from launch until the FashionStudio window is mapped on the
+   X server (xdotool). "Cold" means the bundle's files were first evicted from the page cache
+   (posix_fadvise DONTNEED), as after a reboot; "warm" is the next launch.
+3. The bundle writes nothing inside its own folder: the listing (path, size, mtime) of every file is compared
+   before and after all runs; the runs' log and settings must appear in the temporary user folders instead.
+4. The bundle's size on disk (MB), and the .tar.gz size if one was built.
+
+Takes a few minutes (the build itself ~3-10 min on 2 cores); not part of the pytest run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+TARGET = "linux-cpu"
+BUNDLE = HERE / "dist" / TARGET / "FashionStudio"
+EXECUTABLE = BUNDLE / "fashionstudio"
+BUILD_PY = HERE / "build" / f"venv-{TARGET}" / "bin" / "python"
+TARBALL = HERE / "dist" / f"FashionStudio-{TARGET}.tar.gz"
+
+# Written by the build venv's Python (it has torch): one untrained model file per tool, demo preset.
+MAKE_MODELS = r"""
+import sys
+from pathlib import Path
+import importlib
+from fashionstudio.core.modelfile import save_model_file
+from fashionstudio.core.registry import TOOL_FAMILY
+out = Path(sys.argv[1])
+for tool, family in TOOL_FAMILY.items():
+    module = importlib.import_module(f"fashionstudio.models.{family}")
+    config = dict(module.PRESETS["demo"])
+    networks = module.build(config, module.INFERENCE_NETWORKS)
+    save_model_file(out / f"{tool}.safetensors", family, networks, config, resolution=config["resolution"],
+                    name=f"untrained {family} demo preset (packaging smoke test)", licence="MIT")
+    print(tool, family)
+"""
+
+
+def log(message: str) -> None:
+    print(f"[smoke] {message}", file=sys.stderr, flush=True)
+
+
+def listing(folder: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p.relative_to(folder)): (p.lstat().st_size, p.lstat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def folder_size_mb(folder: Path) -> float:
+    return round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink()) / 1e6, 1)
+
+
+def evict_from_page_cache(folder: Path) -> int:
+    """Drop the bundle's files from the page cache so the next start reads them from disk (a cold start)."""
+    evicted = 0
+    for path in folder.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                evicted += 1
+            finally:
+                os.close(fd)
+    return evicted
+
+
+def user_env(home: Path, **extra: str) -> dict[str, str]:
+    """An environment whose user folders all point into ``home`` (nothing touches the real user's files)."""
+    env = dict(os.environ)
+    for var in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY", "FASHIONSTUDIO_TESTING"):
+        env.pop(var, None)
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        TMPDIR=str(home / "tmp"),
+    )
+    (home / "tmp").mkdir(parents=True, exist_ok=True)
+    env.update(extra)
+    return env
+
+
+def run_self_test(env: dict[str, str], label: str) -> dict:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [str(EXECUTABLE), "--self-test"], env=env, capture_output=True, text=True, timeout=600
+    )
+    seconds = time.perf_counter() - started
+    report = None
+    for line in done.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("{") and '"self_test"' in line:
+            report = json.loads(line)
+    log(f"self-test ({label}): exit {done.returncode} in {seconds:.2f} s")
+    if done.returncode != 0 or report is None:
+        log(f"stdout:\n{done.stdout}\nstderr:\n{done.stderr[-4000:]}")
+    return {"exit_code": done.returncode, "seconds": round(seconds, 2), "report": report}
+
+
+def time_to_first_window(env: dict[str, str], display: str, timeout_s: float = 120.0) -> float | None:
+    """Seconds from launch until a visible window titled FashionStudio exists on ``display``."""
+    env = dict(env, DISPLAY=display, QT_QPA_PLATFORM="xcb")
+    started = time.perf_counter()
+    app = subprocess.Popen([str(EXECUTABLE)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        while time.perf_counter() - started < timeout_s:
+            found = subprocess.run(
+                ["xdotool", "search", "--onlyvisible", "--name", "^FashionStudio"],
+                env=env, capture_output=True, text=True,
+            )
+            if found.stdout.strip():
+                return round(time.perf_counter() - started, 2)
+            if app.poll() is not None:
+                log(f"the app exited ({app.returncode}) before showing a window: {app.stderr.read()[-3000:]}")
+                return None
+            time.sleep(0.02)
+        return None
+    finally:
+        if app.poll() is None:
+            app.send_signal(signal.SIGTERM)
+            try:
+                app.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                app.kill()
+                app.wait()
+
+
+def start_xvfb() -> tuple[subprocess.Popen, str] | None:
+    if not (shutil.which("Xvfb") and shutil.which("xdotool")):
+        log("Xvfb or xdotool missing (apt-get install xvfb xdotool): time to first window is not measured")
+        return None
+    for number in range(91, 110):
+        if not Path(f"/tmp/.X{number}-lock").exists():
+            display = f":{number}"
+            server = subprocess.Popen(
+                ["Xvfb", display, "-screen", "0", "1440x900x24", "-nolisten", "tcp"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            time.sleep(1.0)
+            if server.poll() is None:
+                return server, display
+    log("could not start Xvfb")
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Build and smoke-test the Linux CPU bundle.")
+    parser.add_argument("--reuse", action="store_true", help="test the existing bundle instead of building")
+    parser.add_argument("--archive", action="store_true", help="also build the .tar.gz and report its size")
+    args = parser.parse_args(argv)
+
+    if not (args.reuse and EXECUTABLE.exists()):
+        cmd = [sys.executable, str(HERE / "build.py"), TARGET] + (["--archive"] if args.archive else [])
+        log("building: " + " ".join(cmd))
+        started = time.perf_counter()
+        subprocess.run(cmd, check=True)
+        log(f"build took {time.perf_counter() - started:.0f} s")
+    if not EXECUTABLE.exists():
+        raise SystemExit(f"No bundle at {BUNDLE}: run without --reuse to build it.")
+
+    checks: dict[str, bool] = {}
+    result: dict = {"bundle": str(BUNDLE), "size_mb": folder_size_mb(BUNDLE)}
+    if TARBALL.exists() and TARBALL.stat().st_mtime >= EXECUTABLE.stat().st_mtime:
+        result["tarball_mb"] = round(TARBALL.stat().st_size / 1e6, 1)
+
+    with tempfile.TemporaryDirectory(prefix="fashionstudio-smoke-") as tmp:
+        tmp_path = Path(tmp)
+        home = tmp_path / "home"
+        extra: dict[str, str] = {}
+        shipped = sorted((REPO / "resources" / "models").glob("*.safetensors"))
+        if shipped:
+            result["models"] = "shipped"
+        else:
+            models = tmp_path / "models"
+            models.mkdir()
+            subprocess.run([str(BUILD_PY), "-c", MAKE_MODELS, str(models)], check=True, capture_output=True)
+            extra["FASHIONSTUDIO_MODELS"] = str(models)
+            result["models"] = "untrained-demo-presets"
+        env = user_env(home, **extra)
+
+        before = listing(BUNDLE)
+
+        # 1. Self-test, offscreen: cold (page cache evicted), then warm.
+        offscreen = dict(env, QT_QPA_PLATFORM="offscreen")
+        evict_from_page_cache(BUNDLE)
+        cold = run_self_test(offscreen, "cold")
+        warm = run_self_test(offscreen, "warm")
+        result["self_test"] = {"cold_s": cold["seconds"], "warm_s": warm["seconds"], "report": warm["report"]}
+        checks["self_test_exit_0"] = cold["exit_code"] == 0 and warm["exit_code"] == 0
+        checks["self_test_ok"] = bool(warm["report"] and warm["report"].get("ok"))
+        if warm["report"]:
+            statuses = {tool: r.get("status") for tool, r in warm["report"].get("self_test", {}).items()}
+            result["self_test"]["statuses"] = statuses
+
+        # 2. Time to first window under Xvfb: cold, then warm (twice, the better of the two).
+        xvfb = start_xvfb()
+        if xvfb:
+            server, display = xvfb
+            try:
+                evict_from_page_cache(BUNDLE)
+                first_cold = time_to_first_window(env, display)
+                warm_runs = [time_to_first_window(env, display) for _ in range(2)]
+            finally:
+                server.terminate()
+                server.wait(timeout=10)
+            warm_ok = [t for t in warm_runs if t is not None]
+            result["first_window_s"] = {"cold": first_cold, "warm": min(warm_ok) if warm_ok else None}
+            checks["window_shown"] = first_cold is not None and bool(warm_ok)
+
+        # 3. Nothing written inside the bundle; the user folders got the log instead.
+        after = listing(BUNDLE)
+        changed = sorted(set(before.items()) ^ set(after.items()))
+        result["bundle_changes"] = [name for name, _ in changed][:20]
+        checks["bundle_unchanged"] = not changed
+        written = sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file())
+        result["user_files_written"] = written[:20]
+        checks["log_in_user_folder"] = any(name.endswith(".log") for name in written)
+
+    result["checks"] = checks
+    result["ok"] = all(checks.values())
+    print(json.dumps(result, indent=2))
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
