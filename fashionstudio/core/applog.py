@@ -2,7 +2,7 @@
 
 Qt-free on purpose: the platform rules are applied by hand (XDG on Linux, %APPDATA% on Windows,
 ~/Library/Application Support on macOS). ``FASHIONSTUDIO_HOME`` overrides all of them; tests point it at a
-temporary folder. Nothing is ever written inside the installed package or the app bundle.
+temporary folder (and under ``FASHIONSTUDIO_TESTING`` without a home, a temporary folder is used). Nothing is ever written inside the installed package or the app bundle.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import logging
 import logging.handlers
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 APP_DIR_NAME = "FashionStudio"
@@ -18,13 +19,20 @@ LOG_FILE_NAME = "fashionstudio.log"
 _LOG_MAX_BYTES = 1_000_000
 _LOG_BACKUPS = 3
 _handler: logging.Handler | None = None
+_testing_home: Path | None = None
 
 
 def app_data_dir() -> Path:
     """The per-user folder for FashionStudio's data, following the platform's convention (created on demand)."""
+    global _testing_home
     override = os.environ.get("FASHIONSTUDIO_HOME")
     if override:
         base = Path(override).expanduser()
+    elif os.environ.get("FASHIONSTUDIO_TESTING"):
+        # A test that forgot to set a home must still never write into the user's real folder.
+        if _testing_home is None:
+            _testing_home = Path(tempfile.mkdtemp(prefix="fashionstudio-test-home-"))
+        base = _testing_home
     elif sys.platform == "win32":
         root = os.environ.get("APPDATA") or str(Path.home() / "AppData" / "Roaming")
         base = Path(root) / APP_DIR_NAME

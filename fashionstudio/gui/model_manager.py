@@ -49,12 +49,9 @@ def model_search_dirs() -> list[Path]:
     except ImportError:  # older checkouts without the resources module
         package = Path(__file__).resolve().parents[1]
         roots = [package / "resources", package.parent / "resources"]
-    dirs = [root / "models" for root in roots]
-    if os.environ.get("FASHIONSTUDIO_HOME") or not os.environ.get("FASHIONSTUDIO_TESTING"):
-        from fashionstudio.core.applog import app_data_dir
+    from fashionstudio.core.applog import app_data_dir
 
-        dirs.append(app_data_dir() / "models")
-    return dirs
+    return [root / "models" for root in roots] + [app_data_dir() / "models"]
 
 
 def default_model_path(tool: str) -> Path | None:
@@ -130,7 +127,11 @@ class ModelManager(QObject):
 
         with self._device_lock:
             if self._device is None:
-                device, description, reason = pick_device(self._preference)
+                try:
+                    device, description, reason = pick_device(self._preference)
+                except ValueError:  # a damaged setting must not leave the app without a device
+                    device, description, reason = pick_device("auto")
+                    reason += f" (the device setting '{self._preference}' is not valid)"
                 self._device = device
                 log.info("device: %s (%s)", description, reason)
                 try:
