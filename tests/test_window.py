@@ -263,19 +263,13 @@ def _run_app(tmp_path, *args, timeout=120):
                           timeout=timeout, env=env)
 
 
-def test_screenshot_and_self_test_from_the_command_line(tmp_path):
+def test_screenshot_from_the_command_line(tmp_path):
     shot = tmp_path / "shot.png"
     proc = _run_app(tmp_path, "--screenshot", str(shot), "--device", "cpu")
     assert proc.returncode == 0, proc.stderr
     with Image.open(shot) as im:
         assert im.size == (1280, 800)
         assert len(im.convert("RGB").getcolors(1 << 24)) > 10  # a drawn window, not a blank grab
-
-    proc = _run_app(tmp_path, "--self-test")
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert report["ok"] is True and set(report["self_test"]) == {"pose", "extract", "match", "generate", "train"}
-    assert report["self_test"]["pose"]["status"] == "no-model"
 
 
 def test_window_shows_before_torch_is_imported():
@@ -292,3 +286,28 @@ def test_window_shows_before_torch_is_imported():
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_self_test_runs_one_inference_through_the_user_path(window, tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    _model_file(models / "echo.safetensors")
+    monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(models))
+    tab = _echo_tab(window)
+    tab.level = 5
+    report = tab.self_test(timeout_s=30)
+    assert report["status"] == "ok" and report["inference_ms"] >= 0
+    assert tab.result_canvas.image().getpixel((0, 0)) == (5, 5, 5)  # the result went to the canvas as usual
+    assert window.tool_tabs["pose"].self_test()["status"] == "no-model"
+
+
+def test_self_test_exit_code_reports_a_broken_model(tmp_path):
+    models = tmp_path / "no-models"
+    models.mkdir()
+    (models / "pose.safetensors").write_bytes(b"\x80\x04 a pickle, not a model")
+    proc = _run_app(tmp_path, "--self-test")
+    assert proc.returncode == 1
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["ok"] is False and set(report["self_test"]) == {"pose", "extract", "match", "generate", "train"}
+    assert report["self_test"]["pose"]["status"] == "error"
+    assert "pickle" in report["self_test"]["pose"]["message"]
+    assert report["self_test"]["extract"]["status"] == "no-model"

@@ -313,6 +313,7 @@ class MainWindow(QMainWindow):
             self.settings.setValue("window/geometry", self.saveGeometry())
             self.settings.setValue("window/tab", self.tabs.currentIndex())
             self.settings.sync()
+            self.hide()  # looks closed at once; the wait below is for work already running
             t0 = time.perf_counter()
             for tab in self.tool_tabs.values():
                 if isinstance(tab, ToolTab):
