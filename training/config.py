@@ -1,0 +1,318 @@
+"""``RUN_DIR/config.toml``: the schema of a training run, read with :mod:`tomllib` into dataclasses.
+
+A run's config is layered: the preset file ``training/configs/<preset>/<family>.toml`` gives every value, and the
+run's own ``config.toml`` overrides any of them (tables merge key by key). The smallest valid run config is::
+
+    family = "pgpg"
+    preset = "demo"
+
+All keys (defaults in brackets; the family's trainer supplies the defaults of [optim.lr], [loss], [schedules])::
+
+    family = "pgpg"              # pgpg | pixeldtgan | cyclegan | stylegan2 (or a plug-in family)
+    preset = "demo"              # thesis | studio | demo: the architecture preset and the base training preset
+    seed = 0                     # [0] seeds weights, data order and noise; same seed, same run
+    device = "auto"              # [auto] auto | cpu | cuda | cuda:N | mps
+    precision = "fp32"           # [fp32] fp32 | bf16 | fp16 (autocast on CUDA; falls back to fp32 elsewhere)
+    channels_last = false        # [false] memory format for convolutions (CUDA only; ignored on CPU)
+    steps = 2000                 # optimiser steps in total (a resumed run continues to this number)
+    batch_size = 8               # images per step per process
+    resolution = 64              # [preset's] image size; overrides arch.resolution
+    plugins = []                 # modules imported first (they may register families and trainers)
+
+    [arch]                       # overrides of the family's architecture preset (fashionstudio.models.<f>.PRESETS)
+
+    [data]
+    kind = "atelier"             # atelier (generated) or a real-format reader kind of training.data
+    path = ""                    # dataset folder; for atelier the cache folder ("" = RUN_DIR/data)
+    size = 512                   # atelier only: how many examples to generate
+    workers = 0                  # DataLoader worker processes (0 keeps resume bit-exact)
+    options = {}                 # passed to the reader (e.g. pose = "iuv")
+
+    [optim]
+    lr = { G = 2e-4, D = 2e-4 }  # per optimiser (names are the family's)
+    betas = [0.5, 0.999]         # Adam betas
+    lr_schedule = "constant"     # constant | linear_decay (to 0 over the second half) | plateau
+    plateau_factor = 0.99        # plateau: ReduceLROnPlateau per step on the monitored loss (thesis values)
+    plateau_patience = 10
+    plateau_cooldown = 200
+    ema_half_life = 0            # images; >0 keeps an EMA generator (StyleGAN2 default 10000)
+
+    [loss]                       # family weights and options, e.g. pgpg: adversarial = "lsgan", g1_l1 = 1.0
+    [schedules]                  # step-wise constant weights: lambda_recon = [[0, 1], [3000, 5], [6000, 10]]
+
+    [log]
+    log_every = 10               # steps between scalars events
+    sample_every = 200           # steps between sample grids (0 = never)
+    checkpoint_every = 500       # steps between checkpoints (a checkpoint is also written at stop and end)
+    keep_last = 3                # checkpoints kept besides best.pt
+    eval_every = 0               # steps between metrics events on fixed held-out inputs (0 = never)
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE = "config.toml"
+PRESETS = ("thesis", "studio", "demo")
+PRESET_DIR = Path(__file__).with_name("configs")
+PRECISIONS = ("fp32", "bf16", "fp16")
+LR_SCHEDULES = ("constant", "linear_decay", "plateau")
+
+
+class ConfigError(ValueError):
+    """A config.toml that cannot be used; the message names the key and what is expected."""
+
+
+@dataclass
+class DataConfig:
+    kind: str = "atelier"
+    path: str = ""
+    size: int = 512
+    workers: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OptimConfig:
+    lr: dict[str, float] = field(default_factory=dict)
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    lr_schedule: str = "constant"
+    plateau_factor: float = 0.99
+    plateau_patience: int = 10
+    plateau_cooldown: int = 200
+    ema_half_life: float = 0.0
+
+
+@dataclass
+class LogConfig:
+    log_every: int = 10
+    sample_every: int = 200
+    checkpoint_every: int = 500
+    keep_last: int = 3
+    eval_every: int = 0
+
+
+@dataclass
+class RunConfig:
+    family: str
+    preset: str = "demo"
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    channels_last: bool = False
+    steps: int = 1000
+    batch_size: int = 8
+    resolution: int | None = None
+    plugins: list[str] = field(default_factory=list)
+    arch: dict[str, Any] = field(default_factory=dict)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: dict[str, Any] = field(default_factory=dict)
+    schedules: dict[str, list[list[float]]] = field(default_factory=dict)
+    log: LogConfig = field(default_factory=LogConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON/TOML-able copy (stored in checkpoints and in exported model files)."""
+        return asdict(self)
+
+
+_SECTIONS = {"data": DataConfig, "optim": OptimConfig, "log": LogConfig}
+_TOP_TYPES: dict[str, type | tuple[type, ...]] = {
+    "family": str, "preset": str, "seed": int, "device": str, "precision": str, "channels_last": bool,
+    "steps": int, "batch_size": int, "resolution": int, "plugins": list, "arch": dict, "data": dict,
+    "optim": dict, "loss": dict, "schedules": dict, "log": dict,
+}
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``over``; nested tables merge key by key, everything else is replaced."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def preset_path(preset: str, family: str) -> Path:
+    return PRESET_DIR / preset / f"{family}.toml"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"There is no config file at '{path}'.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"'{path}' is not valid TOML: {exc}.") from None
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read ``path`` (a config.toml or a run folder), layer it on its preset file and validate it."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CONFIG_FILE
+    return config_from_dict(_read_toml(path), source=str(path))
+
+
+def config_from_dict(raw: dict[str, Any], source: str = "config.toml") -> RunConfig:
+    """Build a validated :class:`RunConfig` from a parsed TOML table (layered on its preset file)."""
+    family = raw.get("family")
+    if not isinstance(family, str) or not family:
+        raise ConfigError(f"{source} must say which model family to train, e.g. family = \"pgpg\".")
+    preset = raw.get("preset", "demo")
+    if not isinstance(preset, str):
+        raise ConfigError(f"{source}: 'preset' must be a string, one of {', '.join(PRESETS)}.")
+    base_file = preset_path(preset, family)
+    merged = deep_merge(_read_toml(base_file), raw) if base_file.exists() else dict(raw)
+
+    unknown = sorted(set(merged) - set(_TOP_TYPES))
+    if unknown:
+        raise ConfigError(f"{source} has unknown key(s) {', '.join(map(repr, unknown))} "
+                          f"(known: {', '.join(sorted(_TOP_TYPES))}).")
+    kwargs: dict[str, Any] = {}
+    for key, value in merged.items():
+        want = _TOP_TYPES[key]
+        if want is int and isinstance(value, bool) or not isinstance(value, want):
+            raise ConfigError(f"{source}: '{key}' must be a {getattr(want, '__name__', want)}, not {value!r}.")
+        if key in _SECTIONS:
+            kwargs[key] = _section(_SECTIONS[key], value, key, source)
+        else:
+            kwargs[key] = value
+    cfg = RunConfig(**kwargs)
+    _validate(cfg, source)
+    return cfg
+
+
+def _section(cls: type, table: dict[str, Any], name: str, source: str) -> Any:
+    fields = cls.__dataclass_fields__
+    unknown = sorted(set(table) - set(fields))
+    if unknown:
+        raise ConfigError(f"{source}: [{name}] has unknown key(s) {', '.join(map(repr, unknown))} "
+                          f"(known: {', '.join(fields)}).")
+    defaults = cls()
+    for key, value in table.items():
+        default = getattr(defaults, key)
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)) if isinstance(default, float) \
+            else isinstance(value, type(default)) and not (isinstance(default, int) and isinstance(value, bool))
+        if not ok:
+            raise ConfigError(f"{source}: [{name}] {key} must be a {type(default).__name__}, not {value!r}.")
+    values = {k: (float(v) if isinstance(getattr(defaults, k), float) else v) for k, v in table.items()}
+    return cls(**values)
+
+
+def _validate(cfg: RunConfig, source: str) -> None:
+    def positive(name: str, value: int) -> None:
+        if value <= 0:
+            raise ConfigError(f"{source}: '{name}' must be a positive number, not {value}.")
+
+    positive("steps", cfg.steps)
+    positive("batch_size", cfg.batch_size)
+    if cfg.resolution is not None:
+        positive("resolution", cfg.resolution)
+    if cfg.precision not in PRECISIONS:
+        raise ConfigError(f"{source}: precision must be one of {', '.join(PRECISIONS)}, not {cfg.precision!r}.")
+    if cfg.optim.lr_schedule not in LR_SCHEDULES:
+        raise ConfigError(f"{source}: [optim] lr_schedule must be one of {', '.join(LR_SCHEDULES)}, "
+                          f"not {cfg.optim.lr_schedule!r}.")
+    if len(cfg.optim.betas) != 2 or not all(0 <= b < 1 for b in cfg.optim.betas):
+        raise ConfigError(f"{source}: [optim] betas must be two numbers in [0, 1), e.g. [0.5, 0.999].")
+    for name, lr in cfg.optim.lr.items():
+        if not isinstance(lr, (int, float)) or isinstance(lr, bool) or lr <= 0:
+            raise ConfigError(f"{source}: [optim] lr.{name} must be a positive number, not {lr!r}.")
+    for name in ("log_every", "keep_last"):
+        positive(f"log.{name}", getattr(cfg.log, name))
+    for name in ("sample_every", "checkpoint_every", "eval_every"):
+        if getattr(cfg.log, name) < 0:
+            raise ConfigError(f"{source}: [log] {name} must be 0 (never) or a positive number of steps.")
+    if cfg.data.size <= 0 or cfg.data.workers < 0:
+        raise ConfigError(f"{source}: [data] size must be positive and workers 0 or more.")
+    for name, points in cfg.schedules.items():
+        validate_schedule(name, points, source)
+
+
+def validate_schedule(name: str, points: Any, source: str = "config.toml") -> None:
+    """A schedule is a list of [step, value] pairs with increasing steps, the first at step 0."""
+    sentence = (f"{source}: schedule '{name}' must be a list of [step, value] pairs with increasing steps "
+                f"starting at 0, e.g. [[0, 1], [3000, 5], [6000, 10]]")
+    if not isinstance(points, list) or not points:
+        raise ConfigError(sentence + ".")
+    last = -1
+    for point in points:
+        if (not isinstance(point, list) or len(point) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in point)):
+            raise ConfigError(sentence + f"; got {point!r}.")
+        if point[0] <= last or (last < 0 and point[0] != 0):
+            raise ConfigError(sentence + f"; got {points!r}.")
+        last = point[0]
+
+
+def schedule_value(points: list[list[float]], step: int) -> float:
+    """The value of a step-wise constant schedule at ``step`` (the last point at or before it)."""
+    value = points[0][1]
+    for at, v in points:
+        if step >= at:
+            value = v
+    return float(value)
+
+
+def merge_family_defaults(cfg: RunConfig, lr: dict[str, float], loss: dict[str, Any],
+                          schedules: dict[str, list[list[float]]], source: str = "config.toml") -> None:
+    """Fill the family's defaults into ``cfg`` and refuse names the family does not know (typos)."""
+    for table, known, label in ((cfg.optim.lr, lr, "[optim] lr"), (cfg.loss, loss, "[loss]"),
+                                (cfg.schedules, schedules, "[schedules]")):
+        unknown = sorted(set(table) - set(known))
+        if unknown:
+            raise ConfigError(f"{source}: {label} has {', '.join(map(repr, unknown))}, which {cfg.family} does "
+                              f"not use (it uses: {', '.join(sorted(known)) or 'none'}).")
+    cfg.optim.lr = {**lr, **cfg.optim.lr}
+    for key, value in loss.items():
+        given = cfg.loss.get(key, value)
+        if type(given) is not type(value) and not (isinstance(value, float) and isinstance(given, int)):
+            raise ConfigError(f"{source}: [loss] {key} must be a {type(value).__name__}, not {given!r}.")
+    cfg.loss = {**loss, **{k: (float(v) if isinstance(loss[k], float) else v) for k, v in cfg.loss.items()}}
+    cfg.schedules = {**schedules, **cfg.schedules}
+
+
+def to_toml(table: dict[str, Any]) -> str:
+    """Write a config table back as TOML (enough for config files: scalars, lists, nested tables)."""
+    lines: list[str] = []
+    _emit_table(table, [], lines)
+    return "\n".join(lines).strip() + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if value is None:
+        raise ValueError("TOML has no null; leave the key out instead")
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def _toml_key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() else _toml_value(key)
+
+
+def _emit_table(table: dict[str, Any], prefix: list[str], lines: list[str]) -> None:
+    subtables = {k: v for k, v in table.items() if isinstance(v, dict)}
+    for key, value in table.items():
+        if key not in subtables and value is not None:
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    for key, value in subtables.items():
+        lines.append("")
+        lines.append("[" + ".".join(_toml_key(k) for k in [*prefix, key]) + "]")
+        _emit_table(value, [*prefix, key], lines)
