@@ -94,30 +94,31 @@ def cache_key(dataset_path: str | Path, extractor_name: str, n: int, **extra: An
     return {"dataset": _dataset_fingerprint(Path(dataset_path)), "extractor": extractor_name, "n": int(n), **extra}
 
 
-def cached_features(
-    key: dict[str, Any],
-    compute: Callable[[], tuple[np.ndarray, np.ndarray]],
-    cache_dir: str | Path | None = None,
-) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Return ``(features, probs, hit)`` for ``key``: from the cache when present, else computed and stored.
-
-    Files are ``.npz`` read with ``allow_pickle=False`` and written atomically (temp file, then rename), so a
-    killed evaluation never leaves a torn cache entry.
-    """
+def _cache_file(key: dict[str, Any], cache_dir: str | Path | None) -> tuple[Path, str]:
     directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     text = json.dumps(key, sort_keys=True)
-    digest = hashlib.sha256(text.encode()).hexdigest()[:24]
-    target = directory / f"{digest}.npz"
-    if target.exists():
-        try:
-            with np.load(target, allow_pickle=False) as data:
-                if str(data["key"]) == text:
-                    return data["features"], data["probs"], True
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged entry is recomputed and replaced
-    feats, probs = compute()
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=digest, suffix=".tmp.npz", dir=directory)
+    return directory / f"{hashlib.sha256(text.encode()).hexdigest()[:24]}.npz", text
+
+
+def read_cache(key: dict[str, Any], cache_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cached ``(features, probs)`` of ``key``, or None (missing, damaged, or a hash collision)."""
+    target, text = _cache_file(key, cache_dir)
+    if not target.exists():
+        return None
+    try:
+        with np.load(target, allow_pickle=False) as data:
+            if str(data["key"]) == text:
+                return data["features"], data["probs"]
+    except (OSError, ValueError, KeyError):
+        pass  # a damaged entry is recomputed and replaced
+    return None
+
+
+def write_cache(key: dict[str, Any], feats: np.ndarray, probs: np.ndarray, cache_dir: str | Path | None = None) -> Path:
+    """Store a feature set atomically (temp file, then rename): a killed evaluation never leaves a torn entry."""
+    target, text = _cache_file(key, cache_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=target.stem, suffix=".tmp.npz", dir=target.parent)
     os.close(fd)
     try:
         np.savez(tmp, features=feats, probs=probs, key=np.array(text))
@@ -125,4 +126,19 @@ def cached_features(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return target
+
+
+def cached_features(
+    key: dict[str, Any],
+    compute: Callable[[], tuple[np.ndarray, np.ndarray]],
+    cache_dir: str | Path | None = None,
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Return ``(features, probs, hit)`` for ``key``: from the cache when present, else computed and stored.
+    Files are ``.npz`` read with ``allow_pickle=False``."""
+    found = read_cache(key, cache_dir)
+    if found is not None:
+        return found[0], found[1], True
+    feats, probs = compute()
+    write_cache(key, feats, probs, cache_dir)
     return feats, probs, False

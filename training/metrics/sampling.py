@@ -1,0 +1,248 @@
+"""What each model family produces for evaluation: the per-family "sample generators".
+
+A :class:`FamilySpec` says, for one family, how to turn a loaded model and one dataset batch into named image
+batches (:meth:`FamilySpec.sample`), and which of those names the evaluation compares:
+
+- ``sets``: report name -> (generated images, real images): distribution metrics (FID, KID, precision/recall, IS);
+- ``pairs``: report name -> (output, true target): L1 and SSIM, paired tools only;
+- ``agreements``: report name -> (images, reference, heads): share of images whose atelier-classifier attribute
+  (colour family, pattern, ...) equals the reference's true label (or, without labels, the classifier's reading of
+  the reference).
+
+Each spec also produces the obvious baselines next to the model's own images, so that every report can say
+whether the model beats them:
+
+- Pose (pgpg): the source returned unchanged, and G1's coarse result next to G2's refined one;
+- Extract (pixeldtgan): a centred crop of the source photo instead of the generated flat garment;
+- Match (cyclegan): a random real item of the other domain (chance-level colour/pattern agreement);
+- Generate (stylegan2): the same architecture after 0 training steps (seeded initial weights).
+
+Images are NCHW float in [−1, 1]; generated images are clamped to that range, as the app displays them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+Labels = dict[str, dict[str, list[str | None]]]  # image name -> head -> true class name per image (None: unknown)
+
+
+@dataclass
+class Sampled:
+    images: dict[str, Tensor]
+    labels: Labels = field(default_factory=dict)
+
+
+@dataclass
+class SamplingContext:
+    """What a sample function may use besides the batch: the model's networks, a seeded generator for latent codes,
+    the dataset (for its label tables) and, built on first use, the family's untrained networks."""
+
+    networks: dict[str, Any]
+    config: dict[str, Any]
+    family: str
+    generator: torch.Generator
+    dataset: Any = None
+    seed: int = 0
+    device: torch.device = torch.device("cpu")
+    _untrained: dict[str, Any] | None = None
+
+    def untrained(self, which: tuple[str, ...]) -> dict[str, Any]:
+        """The family's networks with their seeded initial weights (a generator "after 0 steps")."""
+        if self._untrained is None:
+            from fashionstudio.core import registry
+
+            state = torch.random.get_rng_state()
+            torch.manual_seed(self.seed)
+            try:
+                nets = registry.build_networks(self.family, self.config, which=which)
+            finally:
+                torch.random.set_rng_state(state)
+            self._untrained = {k: v.to(self.device).eval().requires_grad_(False) for k, v in nets.items()}
+        return self._untrained
+
+
+@dataclass
+class FamilySpec:
+    family: str
+    tool: str
+    sample: Callable[[SamplingContext, dict[str, Any]], Sampled]
+    sets: dict[str, tuple[str, str]]
+    pairs: dict[str, tuple[str, str]] = field(default_factory=dict)
+    agreements: dict[str, tuple[str, str, tuple[str, ...]]] = field(default_factory=dict)
+    real_split: str = "test"
+    baselines: str = ""
+
+
+def _out(x: Tensor) -> Tensor:
+    return x.detach().float().clamp(-1, 1).cpu()
+
+
+def centre_crop(images: Tensor, fraction: float = 0.5) -> Tensor:
+    """The central ``fraction`` of each image (a square), resized back to the full size."""
+    n, c, h, w = images.shape
+    sh, sw = max(1, round(h * fraction)), max(1, round(w * fraction))
+    top, left = (h - sh) // 2, (w - sw) // 2
+    crop = images[:, :, top : top + sh, left : left + sw]
+    return F.interpolate(crop, size=(h, w), mode="bilinear", align_corners=False).clamp(-1, 1)
+
+
+# ------------------------------------------------------------------------------------------------- Pose (PGPG)
+
+def _sample_pgpg(ctx: SamplingContext, batch: dict[str, Any]) -> Sampled:
+    g1, g2 = ctx.networks["G1"], ctx.networks["G2"]
+    src = batch["src"].to(ctx.device)
+    pose = batch["tgt_pose"].to(ctx.device)
+    coarse = g1(src, pose)
+    refined = g2(src, coarse)
+    return Sampled({"source": _out(src), "target": _out(batch["tgt"]), "coarse": _out(coarse),
+                    "refined": _out(refined)})
+
+
+PGPG = FamilySpec(
+    family="pgpg", tool="pose", sample=_sample_pgpg,
+    sets={"model": ("refined", "target"), "g1_coarse": ("coarse", "target"),
+          "baseline_source_unchanged": ("source", "target")},
+    pairs={"model": ("refined", "target"), "g1_coarse": ("coarse", "target"),
+           "baseline_source_unchanged": ("source", "target")},
+    baselines="baseline_source_unchanged returns the source photo as the answer; g1_coarse is stage 1 alone.",
+)
+
+
+# ------------------------------------------------------------------------------------------ Extract (PixelDTGAN)
+
+def _lookbook_labels(dataset: Any) -> dict[str, dict[str, str]]:
+    """Product id ('id_00000012') -> the catalogue garment's labels, from the atelier's ``atelier.json``."""
+    import json
+    from pathlib import Path
+
+    cached = getattr(dataset, "_fs_garment_labels", None)
+    if cached is not None:
+        return cached
+    table: dict[str, dict[str, str]] = {}
+    root = getattr(dataset, "root", None)
+    meta_path = Path(root) / "atelier.json" if root is not None else None
+    if meta_path is not None and meta_path.is_file():
+        for item in json.loads(meta_path.read_text()).get("items", []):
+            g = item.get("garment") or {}
+            table[f"id_{int(item['pid']):08d}"] = {"colour": g.get("colour_family"), "pattern": g.get("pattern"),
+                                                   "garment_type": g.get("type")}
+    try:
+        dataset._fs_garment_labels = table
+    except AttributeError:
+        pass
+    return table
+
+
+def _sample_pixeldtgan(ctx: SamplingContext, batch: dict[str, Any]) -> Sampled:
+    person = batch["person"].to(ctx.device)
+    output = ctx.networks["G"](person)
+    labels: Labels = {}
+    table = _lookbook_labels(_base_dataset(ctx.dataset))
+    products = batch.get("product")
+    if table and products is not None:
+        rows = [table.get(str(p), {}) for p in products]
+        labels["target"] = {h: [r.get(h) for r in rows] for h in ("colour", "pattern", "garment_type")}
+    return Sampled({"source": _out(person), "target": _out(batch["flat"]), "output": _out(output),
+                    "centre_crop": _out(centre_crop(person))}, labels)
+
+
+PIXELDTGAN = FamilySpec(
+    family="pixeldtgan", tool="extract", sample=_sample_pixeldtgan,
+    sets={"model": ("output", "target"), "baseline_centre_crop": ("centre_crop", "target")},
+    pairs={"model": ("output", "target"), "baseline_centre_crop": ("centre_crop", "target")},
+    agreements={"model": ("output", "target", ("colour", "pattern", "garment_type")),
+                "baseline_centre_crop": ("centre_crop", "target", ("colour", "pattern", "garment_type"))},
+    baselines="baseline_centre_crop answers with the central half of the person photo, resized.",
+)
+
+
+# ---------------------------------------------------------------------------------------------- Match (CycleGAN)
+
+def _base_dataset(dataset: Any) -> Any:
+    """The reader under any Subset wrappers."""
+    while hasattr(dataset, "dataset") and not hasattr(dataset, "labels_A") and not hasattr(dataset, "root"):
+        dataset = dataset.dataset
+    return dataset
+
+
+def _accessory_labels(dataset: Any, side: str, indices: Any) -> dict[str, list[str | None]] | None:
+    table = getattr(_base_dataset(dataset), f"labels_{side}", None)
+    if table is None or indices is None:
+        return None
+    rows = [table[int(i)] for i in indices]
+    return {"colour": [r["colour_family"] for r in rows], "pattern": [r["pattern"] for r in rows],
+            "formality": [r["formality"] for r in rows]}
+
+
+def _sample_cyclegan(ctx: SamplingContext, batch: dict[str, Any]) -> Sampled:
+    shoes, bags = batch["A"].to(ctx.device), batch["B"].to(ctx.device)
+    labels: Labels = {}
+    for name, side in (("shoe", "A"), ("bag", "B")):
+        found = _accessory_labels(ctx.dataset, side, batch.get(f"{side}_index"))
+        if found is not None:
+            labels[name] = found
+    return Sampled({"shoe": _out(shoes), "bag": _out(bags), "shoe_to_bag": _out(ctx.networks["G_AB"](shoes)),
+                    "bag_to_shoe": _out(ctx.networks["G_BA"](bags))}, labels)
+
+
+_MATCH_HEADS = ("colour", "pattern", "formality")
+CYCLEGAN = FamilySpec(
+    family="cyclegan", tool="match", sample=_sample_cyclegan,
+    sets={"shoe_to_bag": ("shoe_to_bag", "bag"), "bag_to_shoe": ("bag_to_shoe", "shoe")},
+    agreements={"shoe_to_bag": ("shoe_to_bag", "shoe", _MATCH_HEADS),
+                "bag_to_shoe": ("bag_to_shoe", "bag", _MATCH_HEADS),
+                "baseline_random_bag": ("bag", "shoe", _MATCH_HEADS),
+                "baseline_random_shoe": ("shoe", "bag", _MATCH_HEADS)},
+    baselines="baseline_random_bag/shoe: a random real item of the other domain (chance-level agreement).",
+)
+
+
+# ------------------------------------------------------------------------------------------ Generate (StyleGAN2)
+
+def _real_images(batch: dict[str, Any]) -> Tensor:
+    for key in ("image", "img", "real"):
+        if key in batch:
+            return batch[key]
+    tensors = [v for v in batch.values() if isinstance(v, Tensor) and v.dim() == 4]
+    if not tensors:
+        raise ValueError("the image dataset's batches hold no image tensor.")
+    return tensors[0]
+
+
+def _sample_stylegan2(ctx: SamplingContext, batch: dict[str, Any]) -> Sampled:
+    real = _real_images(batch)
+    g = ctx.networks["G"]
+    z = torch.randn(real.shape[0], g.z_dim, generator=ctx.generator).to(ctx.device)
+    g0 = ctx.untrained(("G",))["G"]
+    return Sampled({"real": _out(real), "output": _out(g(z, noise_mode="const")),
+                    "untrained": _out(g0(z, noise_mode="const"))})
+
+
+STYLEGAN2 = FamilySpec(
+    family="stylegan2", tool="generate", sample=_sample_stylegan2,
+    sets={"model": ("output", "real"), "untrained_0_steps": ("untrained", "real")},
+    real_split="train",
+    baselines="untrained_0_steps: the same architecture with its seeded initial weights (0 training steps); "
+              "real images come from the training split, as FID for unconditional generators does.",
+)
+
+SPECS: dict[str, FamilySpec] = {s.family: s for s in (PGPG, PIXELDTGAN, CYCLEGAN, STYLEGAN2)}
+
+
+def register_spec(spec: FamilySpec) -> None:
+    """Add or replace the evaluation spec of a (plug-in) family."""
+    SPECS[spec.family] = spec
+
+
+def spec_for(family: str) -> FamilySpec:
+    if family not in SPECS:
+        raise ValueError(f"FashionStudio does not know how to evaluate a '{family}' model "
+                         f"(it evaluates: {', '.join(sorted(SPECS))}).")
+    return SPECS[family]
