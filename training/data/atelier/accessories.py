@@ -121,8 +121,7 @@ def render_accessory(rng: np.random.Generator, style: dict, size: int = 64, ss: 
     g = Garment(kind=kind, colour=colour, family=style["colour_family"], pattern=style["pattern"],
                 secondary=A.pattern_colour(colour), vertical=bool(rng.random() < 0.5), period=1.0)
     unit = big * float(rng.uniform(0.07, 0.09))
-    rgb = colourise(labels, lut, {MAIN: g} if g.pattern != "solid" else {}, unit,
-                    np.full(3, 255.0, np.float32), ss, outline=0.8)
-    image = Image.fromarray(np.clip(rgb + 0.5, 0, 255).astype(np.uint8), "RGB")
+    image = colourise(labels, lut, {MAIN: g} if g.pattern != "solid" else {}, unit,
+                      np.full(3, 255.0, np.float32), ss, outline=0.8)
     centre = slice(ss // 2, None, ss)
     return Accessory(image=image, labels={**style, "rgb": list(colour)}, mask=labels[centre, centre].copy())

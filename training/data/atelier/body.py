@@ -124,8 +124,8 @@ def sample_pose(rng: np.random.Generator, body: Body, kind: str) -> Pose3D:
         swing = -lead * side * stride * 0.8  # arms swing opposite to the legs
         angles = _arm_angles(rng, kind, side, swing)
         if angles is None:  # hand on hip: solve the elbow with IK, bending outwards and a little back
-            target = np.array([side * (body.hip + 0.35 * body.girth), body.torso - 0.45, -0.05])
-            e = _ik(s, target, body.upper_arm, body.forearm, np.array([side, -0.2, 0.4]))
+            target = np.array([side * (body.hip + 0.3 * body.girth), body.torso - 0.75, -0.05])
+            e = _ik(s, target, body.upper_arm, body.forearm, np.array([side, -0.1, 0.25]))
             w = e + (target - e) / np.linalg.norm(target - e) * body.forearm
         else:
             a1, f1, a2, f2 = angles

@@ -7,6 +7,7 @@ same primitives, drawn with DensePose part indices, give the IUV map, so image a
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -284,23 +285,27 @@ def items_bbox(items: list[Item]) -> tuple[float, float, float, float]:
 
 # --- drawing ----------------------------------------------------------------------------------------------------
 
-def _draw(draw: ImageDraw.ImageDraw, it: Item, value: int, scale: float, off: np.ndarray) -> None:
+def _draw(draw: ImageDraw.ImageDraw, it: Item, value: int, scale: float, off) -> None:
+    """Draw one primitive (plain float maths: this runs tens of thousands of times per dataset)."""
+    ox, oy = float(off[0]), float(off[1])
     if it.shape == "capsule":
         p0, p1, r0, r1 = it.geom
-        a = np.asarray(p0) * scale + off
-        b = np.asarray(p1) * scale + off
+        ax, ay = float(p0[0]) * scale + ox, float(p0[1]) * scale + oy
+        bx, by = float(p1[0]) * scale + ox, float(p1[1]) * scale + oy
         r0, r1 = r0 * scale, r1 * scale
-        d = b - a
-        n = np.array([-d[1], d[0]]) / max(float(np.hypot(*d)), 1e-6)
-        draw.polygon([tuple(a + n * r0), tuple(b + n * r1), tuple(b - n * r1), tuple(a - n * r0)], fill=value)
-        draw.ellipse([a[0] - r0, a[1] - r0, a[0] + r0, a[1] + r0], fill=value)
-        draw.ellipse([b[0] - r1, b[1] - r1, b[0] + r1, b[1] + r1], fill=value)
+        dx, dy = bx - ax, by - ay
+        norm = max(math.hypot(dx, dy), 1e-6)
+        nx, ny = -dy / norm, dx / norm
+        draw.polygon([(ax + nx * r0, ay + ny * r0), (bx + nx * r1, by + ny * r1), (bx - nx * r1, by - ny * r1),
+                      (ax - nx * r0, ay - ny * r0)], fill=value)
+        draw.ellipse([ax - r0, ay - r0, ax + r0, ay + r0], fill=value)
+        draw.ellipse([bx - r1, by - r1, bx + r1, by + r1], fill=value)
     elif it.shape == "poly":
-        draw.polygon([tuple(np.asarray(p) * scale + off) for p in it.geom], fill=value)
+        draw.polygon([(float(p[0]) * scale + ox, float(p[1]) * scale + oy) for p in it.geom], fill=value)
     else:
         c, rx, ry = it.geom
-        cc = np.asarray(c) * scale + off
-        box = [cc[0] - rx * scale, cc[1] - ry * scale, cc[0] + rx * scale, cc[1] + ry * scale]
+        cx, cy = float(c[0]) * scale + ox, float(c[1]) * scale + oy
+        box = [cx - rx * scale, cy - ry * scale, cx + rx * scale, cy + ry * scale]
         if it.shape == "ellipse":
             draw.ellipse(box, fill=value)
         else:  # right half in the image
@@ -345,41 +350,49 @@ def _colour_lut(body: Body | None, outfit: Outfit | None) -> tuple[np.ndarray, d
     return lut, patterned
 
 
+PATTERN_BIT, EDGE_BIT = 32, 64
+
+
 def colourise(labels: np.ndarray, lut: np.ndarray, patterned: dict[int, Garment], unit_px: float,
-              background: np.ndarray, ss: int, outline: float = 0.72) -> np.ndarray:
-    """Label map (supersampled) -> float RGB at output size: palette, patterns, shading, outlines, box filter."""
-    out = lut[labels]
+              background, ss: int, outline: float = 0.72) -> Image.Image:
+    """Label map (supersampled) -> RGB image at output size: palette, patterns, shading, outlines, box filter.
+
+    The atelier's hot loop, so colours go through a 256-entry palette (bits: 0-3 label, 4 far-side shade,
+    5 pattern's secondary colour, 6 outline) and PIL does the lookup and the box-filter ``reduce``.
+    """
+    lab = labels.copy()
     base = labels & (SHADE - 1)
-    for lab, g in patterned.items():
+    pal = np.zeros((256, 3), np.float32)
+    pal[:2 * SHADE] = lut
+    bg = np.asarray(background, np.float32).reshape(3)
+    pal[0] = pal[SHADE] = bg
+    pal[L["shadow"]] = pal[L["shadow"] + SHADE] = bg * 0.9
+    for lab_id, g in patterned.items():
         field = pattern_field(g.pattern, labels.shape, g.period * unit_px, vertical=g.vertical)
-        m = (base == lab) & field
+        lab |= ((base == lab_id) & field).view(np.uint8) << 5
         sec = np.asarray(g.secondary, np.float32)
-        out[m] = np.where((labels[m] >= SHADE)[:, None], sec * 0.8, sec)
-    bg = base == 0
-    out[bg] = background[bg] if background.ndim == 3 else background
-    sh = base == L["shadow"]
-    if sh.any():
-        out[sh] = (background[sh] if background.ndim == 3 else background) * 0.9
+        pal[PATTERN_BIT + lab_id], pal[PATTERN_BIT + SHADE + lab_id] = sec, sec * 0.8
     # Outlines where labels change make garments read as separate pieces, like a fashion flat drawing.
     edge = np.zeros(labels.shape, bool)
     edge[:, 1:] |= labels[:, 1:] != labels[:, :-1]
     edge[1:, :] |= labels[1:, :] != labels[:-1, :]
-    edge &= ~sh
     if ss > 2:  # thicken to about one output pixel's worth of dark line
         edge[:, :-1] |= edge[:, 1:]
-    out[edge] *= outline
-    h, w = labels.shape
-    return out.reshape(h // ss, ss, w // ss, ss, 3).mean(axis=(1, 3))
+    edge &= base != L["shadow"]
+    lab |= edge.view(np.uint8) << 6
+    pal[EDGE_BIT:2 * EDGE_BIT] = pal[:EDGE_BIT] * outline
+    img = Image.fromarray(lab, "L")
+    img.putpalette(np.clip(pal + 0.5, 0, 255).astype(np.uint8).ravel().tobytes())
+    img = img.convert("RGB") if img.mode == "P" else img
+    return img.reduce(ss) if ss > 1 else img
 
 
-def studio_background(rng: np.random.Generator, size: int, white: bool = False) -> np.ndarray:
-    """A light studio backdrop: an off-white tint with a gentle vertical gradient (pure white for flats)."""
-    if white:
+def studio_background(rng: np.random.Generator | None, white: bool = False) -> np.ndarray:
+    """A light studio backdrop colour: off-white with a slight random tint (pure white for flats)."""
+    if white or rng is None:
         return np.full(3, 255.0, np.float32)
     base = np.array([242, 240, 236], np.float32) + rng.uniform(-10, 8, 3).astype(np.float32)
-    base = np.minimum(base, 252)
-    grad = np.linspace(6, -10, size, dtype=np.float32)[:, None, None]
-    return np.broadcast_to(base + grad, (size, size, 3)).astype(np.float32)
+    return np.minimum(base, 252)
 
 
 def render(items: list[Item], frame: Frame, size: int, ss: int, lut: np.ndarray, patterned: dict,
@@ -398,9 +411,7 @@ def render(items: list[Item], frame: Frame, size: int, ss: int, lut: np.ndarray,
         if it.label is not None:
             _draw(draw, it, it.label, scale, off)
     labels = np.asarray(lab_img)
-    rgb = colourise(labels, lut, patterned, frame.scale * ss, background if background.ndim == 1 else
-                    np.repeat(np.repeat(background, ss, 0), ss, 1), ss)
-    image = Image.fromarray(np.clip(rgb + 0.5, 0, 255).astype(np.uint8), "RGB")
+    image = colourise(labels, lut, patterned, frame.scale * ss, background, ss)
     centre = slice(ss // 2, None, ss)
     seg = (labels[centre, centre] & (SHADE - 1)).astype(np.uint8)
     iuv = _iuv(items, scale, off, big, ss) if with_iuv else None
@@ -456,7 +467,7 @@ def render_figure(rng: np.random.Generator, body: Body, proj: Projected, outfit:
                  proj.extra["right_ankle_heel"][1], proj.extra["left_ankle_heel"][1]) + 0.12
     feet_x = float(np.mean([proj.extra["right_ankle_toe"][0], proj.extra["left_ankle_toe"][0]]))
     lut, patterned = _colour_lut(body, outfit)
-    bg = background if background is not None else studio_background(rng, size)
+    bg = background if background is not None else studio_background(rng)
     vis = visible_keypoints(proj)
     return render(items, frame, size, ss, lut, patterned, bg, proj.joints, vis, with_iuv,
                   shadow=(np.array([feet_x, feet_y]), 1.3, 0.22))
@@ -468,5 +479,5 @@ def render_flat(body: Body, proj: Projected, outfit: Outfit, size: int, ss: int)
     items = build_scene(body, proj, outfit, garment_only=which)
     frame = fit_frame(items, size, 0.82)
     lut, patterned = _colour_lut(None, outfit)
-    return render(items, frame, size, ss, lut, patterned, studio_background(None, size, white=True),  # type: ignore[arg-type]
+    return render(items, frame, size, ss, lut, patterned, studio_background(None, white=True),
                   with_iuv=False)
