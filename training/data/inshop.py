@@ -140,30 +140,26 @@ class InShopPairs(SkipReport, Dataset):
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def _image_and_pose(self, im: InShopImage, with_mask: bool):
+    def _image_and_pose(self, im: InShopImage, with_mask: bool) -> dict:
         raw = load_or_flag(im.path)
         img, (top, left, _) = square(raw)
-        side = img.size[0]
-        r = self.resolution
+        side, r = img.size[0], self.resolution
         out = {"image": to_tensor(img, r)}
         mask = None
-        if self.pose == "heatmaps" or with_mask:
-            iuv_file = self.iuv.get(im.path)
-            if iuv_file is not None and (self.pose == "iuv" or with_mask):
-                iuv_img = Image.fromarray(load_or_flag(iuv_file, read_iuv))
-                iuv_sq, _ = square(iuv_img, fill=(0, 0, 0))
-                iuv = np.asarray(iuv_sq.resize((r, r), Image.NEAREST))
-                mask = (iuv[..., 0] > 0).astype(np.float32)
-                if self.pose == "iuv":
-                    out["pose"] = torch.from_numpy(iuv.astype(np.float32) / np.array([24.0, 255.0, 255.0],
-                                                                                       np.float32)).permute(2, 0, 1)
+        iuv_file = self.iuv.get(im.path)
+        if iuv_file is not None and (self.pose == "iuv" or with_mask):
+            iuv_sq, _ = square(Image.fromarray(load_or_flag(iuv_file, read_iuv)), fill=(0, 0, 0))
+            iuv = np.asarray(iuv_sq.resize((r, r), Image.NEAREST))
+            mask = (iuv[..., 0] > 0).astype(np.float32)
+            if self.pose == "iuv":
+                scale = np.array([24.0, 255.0, 255.0], np.float32)
+                out["pose"] = torch.from_numpy(iuv.astype(np.float32) / scale).permute(2, 0, 1).contiguous()
         if self.pose == "heatmaps":
-            kp = self.keypoints[im.flat_name]
             frame = self.keypoint_frame or raw.size[::-1]
-            kp = scale_keypoints(kp, frame, raw.size[::-1])
+            kp = scale_keypoints(self.keypoints[im.flat_name], frame, raw.size[::-1])
             kp = scale_keypoints(pad_keypoints(kp, top, left), (side, side), (r, r))
             out["pose"] = torch.from_numpy(render_heatmaps(kp, r, self.sigma))
-            if with_mask and mask is None:
+            if with_mask and mask is None:  # no DensePose map: PG2's skeleton mask
                 mask = pose_mask(kp, r).astype(np.float32)
         elif "pose" not in out:
             raise _Unreadable(im.path, FileNotFoundError("its _IUV.png disappeared"))

@@ -63,9 +63,15 @@ class LookBookPairs(SkipReport, Dataset):
         self.pairs = [(pid, person, flat) for pid, e in self.products.items() for person in e["people"]
                       for flat in e["flats"][:1]]
         self.epoch = 0
-        if len(self.products) < 2:
-            raise DatasetError(f"{self.root}: split {split!r} has {len(self.products)} product(s); the association "
+        if len(products) < 2:
+            raise DatasetError(f"{self.root}: only {len(products)} complete product(s); the association "
                                f"discriminator needs flats of at least two different products")
+        # Unassociated flats come from the same split; a tiny split borrows from the whole set (they are
+        # negatives only, never targets).
+        self._negatives = self.products if len(self.products) >= 2 else products
+        self._negative_ids = sorted(self._negatives)
+        if not self.pairs:
+            raise DatasetError(f"{self.root}: split {split!r} is empty ({len(products)} products)")
 
     def set_epoch(self, epoch: int) -> None:
         """Re-draw the unassociated flats for a new epoch."""
@@ -80,12 +86,12 @@ class LookBookPairs(SkipReport, Dataset):
     def _load(self, index: int) -> dict:
         pid, person, flat = self.pairs[index]
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        others = self.identities
+        others = self._negative_ids
         other = others[int(rng.integers(len(others) - 1))]
         if other == pid:  # draw among the others without building a list per item
             other = others[-1]
         return {"person": self._img(person), "flat": self._img(flat),
-                "flat_other": self._img(self.products[other]["flats"][0]), "product": pid, "product_other": other}
+                "flat_other": self._img(self._negatives[other]["flats"][0]), "product": pid, "product_other": other}
 
     def __getitem__(self, index: int) -> dict:
         return self._with_retry(index, self._load)
