@@ -11,7 +11,13 @@ import torch
 from fashionstudio.core import registry
 from training.data import make_dataset
 from training.data.atelier import generate
-from training.metrics.atelier_features import AtelierClassifier, AtelierFeatures, AtelierNet, default_heads, save_atelier
+from training.metrics.atelier_features import (
+    AtelierClassifier,
+    AtelierFeatures,
+    AtelierNet,
+    default_heads,
+    save_atelier,
+)
 from training.metrics.evaluate import evaluate_networks, headline_values, main
 from training.metrics.paired import l1_distance
 from training.metrics.sampling import centre_crop

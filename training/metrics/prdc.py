@@ -24,9 +24,10 @@ def _as_tensor(x: np.ndarray | torch.Tensor, dtype: torch.dtype) -> torch.Tensor
     return t.to(dtype=dtype, device="cpu")
 
 
-def _row_chunks(n_rows: int, n_cols: int, max_block: int) -> range:
+def _row_chunks(n_rows: int, n_cols: int, max_block: int) -> list[slice]:
+    """Row slices of at most ``max_block`` distance entries each."""
     step = max(1, max_block // max(1, n_cols))
-    return range(0, n_rows, step)
+    return [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
 
 
 def knn_radii(features: torch.Tensor, k: int = 3, max_block: int = 1 << 24) -> torch.Tensor:
@@ -35,11 +36,10 @@ def knn_radii(features: torch.Tensor, k: int = 3, max_block: int = 1 << 24) -> t
     if n <= k:
         raise ValueError(f"k-nearest-neighbour radii with k={k} need more than {k} samples, got {n}.")
     radii = torch.empty(n, dtype=features.dtype)
-    for start in _row_chunks(n, n, max_block):
-        block = features[start : start + max(1, max_block // n)]
-        dist = torch.cdist(block, features)
+    for rows in _row_chunks(n, n, max_block):
+        dist = torch.cdist(features[rows], features)
         # k + 1 smallest because the sample's distance to itself (0) is among them.
-        radii[start : start + block.shape[0]] = dist.topk(k + 1, dim=1, largest=False).values[:, -1]
+        radii[rows] = dist.topk(k + 1, dim=1, largest=False).values[:, -1]
     return radii
 
 
@@ -51,11 +51,10 @@ def _ball_membership(
     inside_any = torch.zeros(nq, dtype=torch.bool)
     inside_count = torch.zeros(nq, dtype=torch.long)
     ball_hit = torch.zeros(nc, dtype=torch.bool)
-    for start in _row_chunks(nq, nc, max_block):
-        block = queries[start : start + max(1, max_block // nc)]
-        inside = torch.cdist(block, centres) <= radii[None, :]
-        inside_any[start : start + block.shape[0]] = inside.any(dim=1)
-        inside_count[start : start + block.shape[0]] = inside.sum(dim=1)
+    for rows in _row_chunks(nq, nc, max_block):
+        inside = torch.cdist(queries[rows], centres) <= radii[None, :]
+        inside_any[rows] = inside.any(dim=1)
+        inside_count[rows] = inside.sum(dim=1)
         ball_hit |= inside.any(dim=0)
     return inside_any, inside_count, ball_hit
 
