@@ -89,9 +89,31 @@ def colour_family_index(rgb: np.ndarray) -> np.ndarray:
     return _CENTRE_FAMILY[np.argmin(d, axis=-1)]
 
 
+_CENTRES_LAB_LIST = [tuple(float(v) for v in c) for c in _CENTRES_LAB]
+_CENTRE_FAMILY_LIST = [int(i) for i in _CENTRE_FAMILY]
+
+
+def _lab_scalar(r: float, g: float, b: float) -> tuple[float, float, float]:
+    """Plain-float twin of _to_lab for one colour (numpy's per-call overhead dominates for a single pixel)."""
+    def lin(c: float) -> float:
+        c /= 255.0
+        return ((c + 0.055) / 1.055) ** 2.4 if c > 0.04045 else c / 12.92
+
+    lr, lg, lb = lin(r), lin(g), lin(b)
+    x = (0.4124 * lr + 0.3576 * lg + 0.1805 * lb) / 0.95047
+    y = 0.2126 * lr + 0.7152 * lg + 0.0722 * lb
+    z = (0.0193 * lr + 0.1192 * lg + 0.9505 * lb) / 1.08883
+    fx, fy, fz = ((t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116) for t in (x, y, z))
+    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+
+
 def colour_family(rgb) -> str:
     """The colour family name ('red', 'navy', ...) of one RGB colour (0..255), by nearest palette shade in Lab."""
-    return COLOUR_FAMILY_NAMES[int(colour_family_index(np.asarray(rgb, dtype=np.float32).reshape(3)))]
+    r, g, b = (float(v) for v in np.asarray(rgb, dtype=np.float64).reshape(3))
+    lab = _lab_scalar(r, g, b)
+    best = min(range(len(_CENTRES_LAB_LIST)),
+               key=lambda k: sum((a - c) ** 2 for a, c in zip(lab, _CENTRES_LAB_LIST[k])))
+    return COLOUR_FAMILY_NAMES[_CENTRE_FAMILY_LIST[best]]
 
 
 def sample_colour(rng: np.random.Generator, family: str, jitter: float = 8.0) -> tuple[int, int, int]:

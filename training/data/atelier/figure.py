@@ -60,7 +60,7 @@ def _torso_levels(body: Body) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     y = np.array([0.0, 0.22, 0.9, 0.62 * body.torso, body.torso, body.torso + 0.42])
     a = np.array([0.26, body.shoulder + 0.14, 0.8 * body.shoulder + 0.08 + body.bust,
                   max(0.5, 0.62 * body.shoulder) * g, (body.hip + 0.36) * g, (body.hip + 0.12) * g])
-    b = np.array([0.22, 0.34, 0.5 + body.bust, 0.42, 0.48, 0.42]) * g
+    b = np.array([0.24, 0.42, 0.6 + body.bust, 0.5, 0.58, 0.5]) * g
     return y, a, b
 
 
@@ -203,7 +203,7 @@ def _torso_layer(body: Body, proj: Projected, outfit: Outfit | None, garment_onl
             items.append(Item("poly", _outline(yl, e * grow + add, 0.0, end, dip), lab))
             for side in ("right", "left"):  # shoulder caps join the body to the sleeves
                 sh = j[K[f"{side}_shoulder"]]
-                r = 0.3 * body.girth + (0.1 if kind == "jacket" else 0.06)
+                r = 0.26 * body.girth + (0.08 if kind == "jacket" else 0.04)
                 items.append(Item("ellipse", (sh, r, r), lab))
         if kind == "jacket" and proj.front > 0.3:
             w = 0.24 * proj.front
