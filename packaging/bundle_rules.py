@@ -173,10 +173,16 @@ DROPPED_FILES_CPU: tuple[str, ...] = (
 # Collected files kept although a pattern above matches them: ``import torch`` checks that this helper exists.
 KEPT_FILES: tuple[str, ...] = ("torch/bin/torch_shm_manager",)
 
-# Libraries stripped of their symbol tables on Linux (libtorch_cpu.so: 434 MB -> 345 MB). Only these: stripping
-# every library (PyInstaller's strip=True) breaks the auditwheel-patched ones, e.g. numpy's OpenBLAS fails with
-# "ELF load command address/offset not page-aligned".
-STRIPPED_FILES: tuple[str, ...] = ("torch/lib/libtorch_cpu.so", "torch/lib/libtorch_python.so")
+# Libraries stripped of their symbol tables on Linux (libtorch_cpu.so 434 -> 345 MB, libpython 23 -> 6 MB, the
+# interpreter's extension modules 12 -> 5 MB). Only these: stripping every library (PyInstaller's strip=True)
+# breaks the auditwheel-patched ones, e.g. numpy's OpenBLAS fails with "ELF load command address/offset not
+# page-aligned".
+STRIPPED_FILES: tuple[str, ...] = (
+    "torch/lib/libtorch_cpu.so",
+    "torch/lib/libtorch_python.so",
+    "libpython3*.so*",
+    "python3*/lib-dynload/*.so",
+)
 
 FLAVOURS = ("cpu", "cuda")
 
@@ -198,6 +204,12 @@ def keep_file(dest: str, flavour: str) -> bool:
         return True
     patterns = DROPPED_FILES + (DROPPED_FILES_CPU if flavour == "cpu" else ())
     return not any(fnmatchcase(path, pattern) for pattern in patterns)
+
+
+def should_strip(dest: str) -> bool:
+    """Whether a collected library (destination path) is stripped on Linux."""
+    path = dest.replace("\\", "/")
+    return any(fnmatchcase(path, pattern) for pattern in STRIPPED_FILES)
 
 
 def excluded_modules_in_use(module_names: list[str] | set[str]) -> list[str]:

@@ -223,6 +223,16 @@ def test_bundle_rules_drop_test_binaries_and_cuda_only_from_the_cpu_flavour():
         rules.keep_file("torch/lib/libc10.so", "rocm")
 
 
+def test_only_libraries_that_survive_it_are_stripped():
+    rules = _load_packaging_module("bundle_rules")
+    assert rules.should_strip("torch/lib/libtorch_cpu.so")
+    assert rules.should_strip("libpython3.11.so.1.0")
+    assert rules.should_strip("python3.11/lib-dynload/_ssl.cpython-311-x86_64-linux-gnu.so")
+    # auditwheel-patched libraries break when stripped
+    assert not rules.should_strip("numpy.libs/libscipy_openblas64_-32a4b2a6.so")
+    assert not rules.should_strip("PySide6/Qt/lib/libQt6Core.so.6")
+
+
 def test_bundle_rules_exclude_whole_module_trees_only():
     rules = _load_packaging_module("bundle_rules")
     assert rules.is_excluded_module("torchvision")
