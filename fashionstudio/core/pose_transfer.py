@@ -1,0 +1,343 @@
+"""The Pose tool's pipeline: a photo of a dressed person + a target pose -> the same person in that pose.
+
+Qt-free, usable from a script or the CLI::
+
+    from fashionstudio.core.modelfile import load_model_file
+    from fashionstudio.core.pose_transfer import PoseTransfer, default_target_pose
+
+    transfer = PoseTransfer(load_model_file("pose.safetensors"))
+    result = transfer.run(photo, default_target_pose(photo.width / photo.height))
+    result.coarse.save("coarse.png"); result.refined.save("refined.png")
+
+Steps: the photo (any aspect ratio) is letterboxed to the model's square input on a background matched to the
+photo's border (so the pad looks like more studio backdrop, not a black bar the network never saw); the target
+pose is rendered to 18 Gaussian heatmaps at the model resolution (or a DensePose IUV image is read as the target,
+for models with ``pose_channels == 3``); G1 gives the coarse result, G2 refines it; both are cut back out of the
+square to the photo's aspect ratio.
+
+Coordinates
+-----------
+A target pose here is a float ``(18, 2)`` array of **normalised (y, x)** in [0, 1] of the photo's frame
+(0 = top/left edge, 1 = bottom/right edge), ``-1`` for a missing joint. Normalised coordinates survive any
+resize of the photo and are what the Pose tab's editor edits; :func:`normalise_keypoints` and
+:func:`pixel_keypoints` convert from and to the pixel (y, x) poses of :mod:`fashionstudio.core.poses` and the
+pose-transfer CSV files.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from fashionstudio.core.poses import NUM_KEYPOINTS, as_pose, visible
+
+# DensePose IUV files store B = part index I (0..24), G = U*255, R = V*255 (Detectron's cv2.imwrite).
+IUV_PARTS = 24
+IUV_SCALE = np.array([IUV_PARTS, 255.0, 255.0], dtype=np.float32)
+
+
+class PoseInputError(ValueError):
+    """A target pose or IUV image the model cannot use. The message is meant for a designer."""
+
+
+KEYPOINT_MODEL_GOT_IUV = ("This pose model takes a keypoint skeleton, not a DensePose IUV image: pick a pose "
+                          "from the library or drag the skeleton's joints instead.")
+IUV_MODEL_GOT_KEYPOINTS = ("This pose model was trained on DensePose IUV maps, not keypoint skeletons: drop a "
+                           "DensePose IUV image (a *_IUV.png file) on the target pose area.")
+EMPTY_POSE = "The target pose has no joints: pick a pose from the library or reset the skeleton."
+
+
+def heatmap_sigma(resolution: int) -> float:
+    """Heatmap width the trainer uses at ``resolution`` (σ = 6 at 256 px, the pose-transfer convention)."""
+    return max(1.0, 6.0 * resolution / 256)
+
+
+# --- coordinates --------------------------------------------------------------------------------------------------
+
+def normalise_keypoints(keypoints: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Pixel (y, x) keypoints of an image of ``size`` = (h, w) -> normalised (y, x) in [0, 1]; missing stay -1."""
+    kp = as_pose(keypoints).copy()
+    ok = visible(kp)
+    kp[ok, 0] = (kp[ok, 0] + 0.5) / size[0]
+    kp[ok, 1] = (kp[ok, 1] + 0.5) / size[1]
+    return kp
+
+
+def pixel_keypoints(pose01: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Normalised (y, x) -> pixel (y, x) in an image of ``size`` = (h, w); the inverse of normalise_keypoints."""
+    kp = as_pose(pose01).copy()
+    ok = visible(kp)
+    kp[ok, 0] = kp[ok, 0] * size[0] - 0.5
+    kp[ok, 1] = kp[ok, 1] * size[1] - 0.5
+    return kp
+
+
+def refit_pose(pose01: np.ndarray, from_aspect: float, to_aspect: float) -> np.ndarray:
+    """Move a normalised pose from a frame of aspect ``from_aspect`` (w/h) to one of ``to_aspect`` without
+    stretching the body: the figure keeps its height in the frame (a person photo is framed by the person's
+    height) and x is rescaled about the centre line to keep proportions, clamped to the frame."""
+    kp = as_pose(pose01).copy()
+    ok = visible(kp)
+    if abs(from_aspect - to_aspect) < 1e-9:
+        return kp
+    kp[ok, 1] = np.clip(0.5 + (kp[ok, 1] - 0.5) * (from_aspect / to_aspect), 0.0, 1.0)
+    return kp
+
+
+# A front-facing standing figure in the pose-transfer frame (256 x 176 px, y then x). The person's right side is
+# on the image's left, as OpenPose labels a figure facing the camera.
+_STANDING_PX = np.array([
+    (40, 88), (62, 88),                      # nose, neck
+    (65, 66), (100, 58), (134, 54),          # right shoulder, elbow, wrist
+    (65, 110), (100, 118), (134, 122),       # left shoulder, elbow, wrist
+    (132, 75), (182, 73), (230, 72),         # right hip, knee, ankle
+    (132, 101), (182, 103), (230, 104),      # left hip, knee, ankle
+    (35, 83), (35, 93), (38, 77), (38, 99),  # right eye, left eye, right ear, left ear
+], dtype=np.float32)
+STANDARD_FRAME = (256, 176)  # (h, w) of the DeepFashion pose-transfer images and their keypoint CSVs
+
+
+def default_target_pose(aspect: float = STANDARD_FRAME[1] / STANDARD_FRAME[0]) -> np.ndarray:
+    """A neutral standing pose, normalised, fitted into a frame of aspect ``aspect`` (w/h)."""
+    pose = normalise_keypoints(_STANDING_PX, STANDARD_FRAME)
+    return refit_pose(pose, STANDARD_FRAME[1] / STANDARD_FRAME[0], aspect)
+
+
+# --- letterbox ----------------------------------------------------------------------------------------------------
+
+def border_colour(img: Image.Image) -> tuple[int, int, int]:
+    """The photo's backdrop colour: the per-channel median of its outermost pixels (robust to a foot or a
+    hand touching the edge)."""
+    arr = np.asarray(img.convert("RGB") if img.mode != "RGB" else img)
+    h, w = arr.shape[:2]
+    t = max(1, min(h, w) // 64)  # a ring a little thicker than one pixel on large photos
+    ring = np.concatenate([arr[:t].reshape(-1, 3), arr[-t:].reshape(-1, 3),
+                           arr[:, :t].reshape(-1, 3), arr[:, -t:].reshape(-1, 3)])
+    return tuple(int(v) for v in np.median(ring, axis=0))  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """Where a ``width`` x ``height`` photo sits in the model's ``resolution``-square input: scaled to fit
+    (aspect kept) into the rectangle ``(x, y, w, h)`` in model pixels, centred, the rest filled with backdrop."""
+
+    width: int
+    height: int
+    resolution: int
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(w, h) of the photo inside the square, in model pixels (also the size of a result cut back out)."""
+        k = self.resolution / max(self.width, self.height)
+        return (min(self.resolution, max(1, round(self.width * k))),
+                min(self.resolution, max(1, round(self.height * k))))
+
+    @property
+    def offset(self) -> tuple[int, int]:
+        """(x, y) of the photo's top-left corner inside the square, in model pixels."""
+        w, h = self.size
+        return (self.resolution - w) // 2, (self.resolution - h) // 2
+
+    @property
+    def aspect(self) -> float:
+        return self.width / self.height
+
+    def box_in_model(self) -> tuple[int, int, int, int]:
+        """(left, top, right, bottom) of the photo inside the model's square."""
+        (x, y), (w, h) = self.offset, self.size
+        return x, y, x + w, y + h
+
+    def keypoints_to_model(self, pose01: np.ndarray) -> np.ndarray:
+        """Normalised photo (y, x) -> pixel (y, x) in the model's square (pixel centres on pixel centres)."""
+        kp = as_pose(pose01).copy()
+        ok = visible(kp)
+        (x, y), (w, h) = self.offset, self.size
+        kp[ok, 0] = kp[ok, 0] * h + y - 0.5
+        kp[ok, 1] = kp[ok, 1] * w + x - 0.5
+        return kp
+
+
+def letterbox(img: Image.Image, resolution: int, fill: tuple[int, int, int] | None = None) -> tuple[Image.Image, Letterbox]:
+    """Scale ``img`` to fit a ``resolution`` square, centred on ``fill`` (default: the photo's border colour);
+    return the square and its :class:`Letterbox` geometry."""
+    img = img.convert("RGB") if img.mode != "RGB" else img
+    box = Letterbox(img.width, img.height, int(resolution))
+    # Resize first and pad after: far cheaper for a large photo than padding it at full size.
+    small = img.resize(box.size, Image.Resampling.BICUBIC, reducing_gap=3.0) if box.size != img.size else img
+    square = Image.new("RGB", (box.resolution, box.resolution), fill if fill is not None else border_colour(small))
+    square.paste(small, box.offset)
+    return square, box
+
+
+def unletterbox(square: Image.Image, box: Letterbox) -> Image.Image:
+    """Cut the photo's region back out of a model-sized square result: the photo's aspect ratio at the model's
+    resolution (the network's true detail; viewers scale it for display)."""
+    return square.crop(box.box_in_model())
+
+
+# --- pose conditions ---------------------------------------------------------------------------------------------
+
+def read_iuv(img: Image.Image) -> np.ndarray:
+    """A DensePose IUV picture as (H, W, 3) uint8 in (I, U, V) order; raise PoseInputError when it is not one.
+
+    IUV files are written by OpenCV, so the RGB image Pillow reads holds (V, U, I); I is a body-part index 0..24.
+    """
+    arr = np.asarray(img.convert("RGB"))[..., ::-1]
+    parts = arr[..., 0]
+    if parts.max() > IUV_PARTS:
+        raise PoseInputError("This image is not a DensePose IUV map (its part channel goes above 24): it looks "
+                             "like a photo. Drop the *_IUV.png file DensePose wrote for the target person.")
+    if not (parts > 0).any():
+        raise PoseInputError("This DensePose IUV map is empty: no body part is marked in it.")
+    return np.ascontiguousarray(arr)
+
+
+def iuv_condition(iuv: np.ndarray, resolution: int) -> np.ndarray:
+    """(H, W, 3) uint8 IUV -> float32 (3, R, R) in [0, 1], letterboxed on black as the trainer does."""
+    img = Image.fromarray(iuv)
+    side = max(img.size)
+    square = Image.new("RGB", (side, side), (0, 0, 0))
+    square.paste(img, ((side - img.width) // 2, (side - img.height) // 2))
+    small = np.asarray(square.resize((resolution, resolution), Image.Resampling.NEAREST), dtype=np.float32)
+    return np.ascontiguousarray((small / IUV_SCALE).transpose(2, 0, 1))
+
+
+class HeatmapRenderer:
+    """18 Gaussian heatmaps at a fixed resolution, with the coordinate grid built once (the same maps as
+    :func:`fashionstudio.core.poses.render_heatmaps`, computed in torch straight into the network's input)."""
+
+    def __init__(self, resolution: int, sigma: float | None = None, device: Any = None) -> None:
+        import torch
+
+        self.resolution = int(resolution)
+        self.sigma = float(sigma if sigma is not None else heatmap_sigma(resolution))
+        self._grid = torch.arange(self.resolution, dtype=torch.float32, device=device)
+        self._inv = 1.0 / (2.0 * self.sigma**2)
+
+    def __call__(self, keypoints_px: np.ndarray) -> Any:
+        """Pixel (y, x) keypoints in the model frame -> tensor [1, 18, R, R]."""
+        import torch
+
+        kp = torch.from_numpy(as_pose(keypoints_px)).to(self._grid.device)
+        ok = (kp[:, 0] >= 0) & (kp[:, 1] >= 0)
+        gy = torch.exp(-((self._grid[None, :] - kp[:, :1]) ** 2) * self._inv) * ok[:, None]
+        gx = torch.exp(-((self._grid[None, :] - kp[:, 1:]) ** 2) * self._inv)
+        return (gy[:, :, None] * gx[:, None, :]).unsqueeze(0)
+
+
+# --- the pipeline -------------------------------------------------------------------------------------------------
+
+@dataclass
+class PoseResult:
+    """Both stages' results cut back to the photo's aspect, and the squares the networks produced."""
+
+    coarse: Image.Image
+    refined: Image.Image
+    coarse_square: Image.Image
+    refined_square: Image.Image
+    letterbox: Letterbox
+
+
+@dataclass
+class PreparedSource:
+    """A photo made ready for the networks once, reused by every request while the photo stays the same."""
+
+    image: Image.Image
+    square: Image.Image
+    letterbox: Letterbox
+    tensor: Any  # [1, 3, R, R] in [-1, 1] on the model's device
+
+
+class PoseTransfer:
+    """Runs a loaded PGPG model (``fashionstudio.core.modelfile.LoadedModel`` or anything with ``networks``
+    {"G1", "G2"}, ``config`` and ``resolution``) on photos and target poses. Caches the prepared photo and the
+    heatmap grid, so a stream of pose edits on one photo costs only the two generators. Thread-safe."""
+
+    def __init__(self, model: Any) -> None:
+        nets = getattr(model, "networks", {})
+        if "G1" not in nets or "G2" not in nets:
+            raise PoseInputError("This model file has no pose generators (G1 and G2): it is not a pose model.")
+        self.model = model
+        self.g1, self.g2 = nets["G1"], nets["G2"]
+        self.resolution = int(model.resolution)
+        self.pose_channels = int(model.config.get("pose_channels", 18))
+        self.device = next(self.g1.parameters()).device
+        self._lock = threading.Lock()
+        self._prepared: PreparedSource | None = None
+        self._heatmaps = HeatmapRenderer(self.resolution, device=self.device) if self.pose_channels == 18 else None
+
+    @property
+    def takes_iuv(self) -> bool:
+        """True for models conditioned on DensePose IUV images, False for keypoint heatmaps."""
+        return self.pose_channels == 3
+
+    def prepare(self, photo: Image.Image) -> PreparedSource:
+        """Letterbox ``photo`` and make its tensor, or return the cached one when it is the same image object."""
+        from fashionstudio.core.images import pil_to_tensor
+
+        with self._lock:
+            if self._prepared is not None and self._prepared.image is photo:
+                return self._prepared
+        square, box = letterbox(photo, self.resolution)
+        prepared = PreparedSource(photo, square, box, pil_to_tensor(square, device=self.device))
+        with self._lock:
+            self._prepared = prepared
+        return prepared
+
+    def condition(self, target: Any, box: Letterbox) -> Any:
+        """The pose input tensor [1, P, R, R] for ``target``: a normalised keypoint array or an IUV image
+        (PIL image or (H, W, 3) uint8 array in I, U, V order). Raises PoseInputError on a mismatch."""
+        import torch
+
+        is_iuv = isinstance(target, Image.Image) or (isinstance(target, np.ndarray) and target.ndim == 3)
+        if is_iuv:
+            if not self.takes_iuv:
+                raise PoseInputError(KEYPOINT_MODEL_GOT_IUV)
+            iuv = read_iuv(target) if isinstance(target, Image.Image) else target
+            return torch.from_numpy(iuv_condition(iuv, self.resolution)).unsqueeze(0).to(self.device)
+        if self.takes_iuv:
+            raise PoseInputError(IUV_MODEL_GOT_KEYPOINTS)
+        try:
+            pose = as_pose(target)
+        except ValueError as exc:
+            raise PoseInputError(f"The target pose is not an 18-joint skeleton ({exc}).") from None
+        if not visible(pose).any():
+            raise PoseInputError(EMPTY_POSE)
+        assert self._heatmaps is not None
+        return self._heatmaps(box.keypoints_to_model(pose))
+
+    def run(self, photo: Image.Image | PreparedSource, target: Any) -> PoseResult:
+        """G1 then G2 on ``photo`` (letterboxed) and ``target``; both results at the photo's aspect ratio."""
+        import torch
+
+        from fashionstudio.core.images import tensor_to_pil
+
+        source = photo if isinstance(photo, PreparedSource) else self.prepare(photo)
+        pose = self.condition(target, source.letterbox)
+        with torch.inference_mode():
+            coarse = self.g1(source.tensor, pose)
+            refined = self.g2(source.tensor, coarse)
+        coarse_sq, refined_sq = tensor_to_pil(coarse), tensor_to_pil(refined)
+        box = source.letterbox
+        return PoseResult(unletterbox(coarse_sq, box), unletterbox(refined_sq, box), coarse_sq, refined_sq, box)
+
+
+def run_pose_transfer(model: Any, photo: Image.Image, target: Any) -> PoseResult:
+    """One-shot convenience for scripts: ``model`` is a LoadedModel or a model file path."""
+    if not hasattr(model, "networks"):
+        from fashionstudio.core.modelfile import load_model_file
+
+        model = load_model_file(model)
+    return PoseTransfer(model).run(photo, target)
+
+
+__all__ = [
+    "EMPTY_POSE", "HeatmapRenderer", "IUV_MODEL_GOT_KEYPOINTS", "KEYPOINT_MODEL_GOT_IUV", "Letterbox",
+    "NUM_KEYPOINTS", "PoseInputError", "PoseResult", "PoseTransfer", "PreparedSource", "STANDARD_FRAME",
+    "border_colour", "default_target_pose", "heatmap_sigma", "iuv_condition", "letterbox", "normalise_keypoints",
+    "pixel_keypoints", "read_iuv", "refit_pose", "run_pose_transfer", "unletterbox",
+]

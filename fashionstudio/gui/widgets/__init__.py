@@ -1,0 +1,1 @@
+"""Reusable widgets of the tool tabs (pose editor, pose library, ...)."""
