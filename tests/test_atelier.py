@@ -185,3 +185,11 @@ def test_bad_arguments_are_refused(tmp_path):
         generate("shirts", tmp_path, 4)
     with pytest.raises(ValueError, match="at least 1"):
         generate("images", tmp_path, 0)
+
+
+def test_regenerating_into_a_deleted_folder_works(tmp_path):
+    import shutil
+
+    first = _digest(generate("inshop", tmp_path / "x", 8, 32, seed=1))
+    shutil.rmtree(tmp_path / "x")
+    assert _digest(generate("inshop", tmp_path / "x", 8, 32, seed=1)) == first

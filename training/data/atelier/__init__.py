@@ -65,6 +65,7 @@ def generate(kind: str, out_dir: str | os.PathLike, n: int, resolution: int = 64
         raise ValueError(f"resolution must be at least 16 px (got {resolution})")
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
+    writers.reset_dir_cache()
     size = int(resolution)
     if kind == "inshop":
         items = max(2, math.ceil(n / 4))

@@ -63,12 +63,12 @@ def _shoe(d: ImageDraw.ImageDraw, kind: str, s: float, rng: np.random.Generator)
                   (0.4, 0.66), (0.08, 0.65)], SOLE, s)
         _poly(d, [(0.74, 0.44), (0.82, 0.42), (0.79, 0.75), (0.77, 0.75)], SOLE, s)  # stiletto
     else:  # loafer
-        _poly(d, [(0.1, 0.66), (0.12, 0.57), (0.24, 0.51), (0.46 + j(), 0.48), (0.6, 0.46), (0.84, 0.46),
-                  (0.87, 0.55), (0.87, 0.66)], MAIN, s)
+        _poly(d, [(0.1, 0.66), (0.12, 0.56), (0.24, 0.48), (0.46 + j(), 0.43), (0.6, 0.41), (0.84, 0.42),
+                  (0.87, 0.52), (0.87, 0.66)], MAIN, s)
         _poly(d, [(0.08, 0.65), (0.89, 0.65), (0.89, 0.7), (0.1, 0.7)], SOLE, s)
         _poly(d, [(0.72, 0.68), (0.88, 0.68), (0.88, 0.74), (0.72, 0.74)], SOLE, s)
-        _poly(d, [(0.38, 0.49), (0.56, 0.465), (0.57, 0.52), (0.39, 0.545)], DARK, s)  # penny strap
-        d.ellipse([0.46 * s, 0.49 * s, 0.5 * s, 0.52 * s], fill=METAL)
+        _poly(d, [(0.38, 0.45), (0.56, 0.42), (0.57, 0.48), (0.39, 0.51)], DARK, s)  # penny strap
+        d.ellipse([0.46 * s, 0.45 * s, 0.5 * s, 0.48 * s], fill=METAL)
 
 
 def _rounded(d: ImageDraw.ImageDraw, box, r: float, lab: int, s: float) -> None:

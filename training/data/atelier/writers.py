@@ -34,13 +34,28 @@ def item_rng(seed: int, stream: int, index: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), stream, int(index)])
 
 
+_made_dirs: set[Path] = set()
+
+
+def _ensure_dir(folder: Path) -> None:
+    """mkdir once per folder and process (a syscall per file was a visible share of the generation time)."""
+    if folder not in _made_dirs:
+        folder.mkdir(parents=True, exist_ok=True)
+        _made_dirs.add(folder)
+
+
+def reset_dir_cache() -> None:
+    """Forget created folders (called at the start of every generate: a caller may have deleted them since)."""
+    _made_dirs.clear()
+
+
 def save_jpeg(image: Image.Image, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _ensure_dir(path.parent)
     image.save(path, "JPEG", quality=JPEG_QUALITY)
 
 
 def save_png(array_or_image, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _ensure_dir(path.parent)
     img = array_or_image if isinstance(array_or_image, Image.Image) else Image.fromarray(array_or_image)
     img.save(path, "PNG", compress_level=1)
 
