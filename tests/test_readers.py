@@ -24,7 +24,7 @@ RES = 32
 def data(tmp_path_factory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("readers")
     return {
-        "inshop": generate("inshop", base / "inshop", 60, RES, seed=1),
+        "inshop": generate("inshop", base / "inshop", 48, RES, seed=1),
         "lookbook": generate("lookbook", base / "lookbook", 30, RES, seed=2, raw=True),
         "shoes_bags": generate("shoes_bags", base / "sb", 40, 64, seed=3),
         "images": generate("images", base / "images", 20, RES, seed=4),
@@ -70,6 +70,19 @@ def test_inshop_iuv_option_gives_three_channels(data):
     assert item["tgt_pose"].shape == (3, RES, RES)
     assert 0 <= item["tgt_pose"].min() and item["tgt_pose"].max() <= 1
     assert torch.equal((item["tgt_pose"][0] > 0).float(), item["tgt_mask"][0])
+
+
+def test_inshop_csv_pairs_follow_the_pairs_file(data):
+    import csv
+
+    ds = make_dataset("inshop", data["inshop"], "train", RES, pairs="csv")
+    with open(data["inshop"] / "fasion-resize-pairs-train.csv") as f:
+        rows = list(csv.reader(f))[1:]
+    assert [(a.flat_name, b.flat_name) for a, b in ds.pairs] == [tuple(r) for r in rows]
+    test = make_dataset("inshop", data["inshop"], "test", RES, pairs="csv")
+    assert set(ds.identities).isdisjoint(test.identities)
+    with pytest.raises(DatasetError, match="split 'train' or 'test'"):
+        make_dataset("inshop", data["inshop"], "all", RES, pairs="csv")
 
 
 def test_lookbook_pairs_and_unassociated_flats(data):

@@ -13,8 +13,9 @@ Kinds, their items and options:
   (C=18 Gaussian heatmaps, or 3 = (I/24, U, V) with ``pose="iuv"``); "tgt_mask": 1×R×R in {0,1} (DensePose body
   mask, or a skeleton mask without IUV); "src_name", "tgt_name"}``. Options: ``pose``, ``sigma`` (heatmap σ in
   output pixels, default 6·R/256), ``keypoint_frame`` ((h, w) of the CSV coordinates when the images on disk have
-  another size, e.g. (256, 176)), ``seed``, ``test_fraction``. Pairs: same item and group, not ``additional`` /
-  ``flat``, both directions.
+  another size, e.g. (256, 176)), ``seed``, ``test_fraction``, ``pairs`` ("groups": same item and group, not
+  ``additional`` / ``flat``, both directions, split by item id; "csv": the ``fasion-resize-pairs-<split>.csv``
+  file, i.e. the pose-transfer papers' split).
 * ``"lookbook"`` (PixelDTGAN): ``{"person", "flat", "flat_other": 3×R×R; "product", "product_other"}``;
   ``flat_other`` is a real flat of another product, redrawn by ``set_epoch(e)``.
 * ``"shoes_bags"`` (CycleGAN/DiscoGAN): unpaired ``{"A": shoe, "B": bag, "A_index", "B_index"}``;

@@ -99,7 +99,7 @@ class InShopPairs(SkipReport, Dataset):
 
     def __init__(self, root, split: str = "train", resolution: int = 128, pose: str = "heatmaps",
                  sigma: float | None = None, seed: int = 42, test_fraction: float = 0.1,
-                 keypoint_frame: tuple[int, int] | None = None):
+                 keypoint_frame: tuple[int, int] | None = None, pairs: str = "groups"):
         self.root = Path(root)
         require_dir(self.root, "a DeepFashion In-shop folder (Img/, fasion-resize-annotation-*.csv)")
         self.split, self.resolution, self.pose = check_split(split), int(resolution), pose
@@ -110,7 +110,8 @@ class InShopPairs(SkipReport, Dataset):
         self._init_skips()
         images, self.odd_names = scan_images(self.root)
         self.keypoints = load_keypoints(self.root) if pose == "heatmaps" else {}
-        keep = identity_split([im.item_id for im in images], split, test_fraction, seed)
+        own_split = "all" if pairs == "csv" else split  # with pairs='csv' the CSV file is the split
+        keep = identity_split([im.item_id for im in images], own_split, test_fraction, seed)
         self.missing_pose: list[str] = []
         groups: dict[tuple[str, str], list[InShopImage]] = {}
         self.iuv: dict[Path, Path] = {}
@@ -126,16 +127,48 @@ class InShopPairs(SkipReport, Dataset):
                 continue
             groups.setdefault((im.item_id, im.group), []).append(im)
         self.pairs: list[tuple[InShopImage, InShopImage]] = []
-        for members in groups.values():
-            for a in members:
-                for b in members:
-                    if a is not b:
-                        self.pairs.append((a, b))
-        self.identities = sorted({im.item_id for ims in groups.values() for im in ims})
+        if pairs == "csv":  # the pose-transfer community's fixed split (PATN), e.g. to compare with papers
+            self.pairs = self._csv_pairs(images, split)
+        elif pairs == "groups":
+            for members in groups.values():
+                for a in members:
+                    for b in members:
+                        if a is not b:
+                            self.pairs.append((a, b))
+        else:
+            raise DatasetError(f"unknown pairs option {pairs!r}; expected 'groups' or 'csv'")
+        self.identities = sorted({im.item_id for pair in self.pairs for im in pair})
         if not self.pairs:
             raise DatasetError(f"{self.root}: no pose pairs in split {split!r} (two posable photos of the same item "
                                f"and group are needed; {len(self.missing_pose)} photos lack a "
                                f"{'keypoint annotation' if pose == 'heatmaps' else '_IUV.png'})")
+
+    def _csv_pairs(self, images: list[InShopImage], split: str) -> list[tuple[InShopImage, InShopImage]]:
+        import csv
+
+        if split not in ("train", "test"):
+            raise DatasetError("pairs='csv' reads fasion-resize-pairs-train.csv or -test.csv: use split 'train' or "
+                               "'test'")
+        f = self.root / f"fasion-resize-pairs-{split}.csv"
+        if not f.is_file():
+            raise DatasetError(f"{f}: not found; pairs='csv' needs the pose-transfer pairs file (header 'from,to')")
+        by_name = {im.flat_name: im for im in images}
+        out = []
+        with open(f, newline="") as fh:
+            rows = list(csv.reader(fh))
+        if not rows or [c.strip() for c in rows[0]] != ["from", "to"]:
+            raise DatasetError(f"{f}: expected the header line 'from,to'")
+        for row in rows[1:]:
+            a, b = by_name.get(row[0].strip()), by_name.get(row[1].strip())
+            if a is None or b is None:
+                self.missing_pose.append(row[0] if a is None else row[1])
+                continue
+            if self.pose == "heatmaps" and not (a.flat_name in self.keypoints and b.flat_name in self.keypoints):
+                continue
+            if self.pose == "iuv" and not (a.path in self.iuv and b.path in self.iuv):
+                continue
+            out.append((a, b))
+        return out
 
     def __len__(self) -> int:
         return len(self.pairs)
