@@ -1,0 +1,252 @@
+"""Small helpers shared by the image-to-image tools (Extract, Match): square letterbox, one generator pass,
+folder listing and the provenance of a batch result. Qt-free.
+
+Image <-> tensor conversion lives in :mod:`fashionstudio.core.images` (``pil_to_tensor`` / ``tensor_to_pil``);
+this module only adds what the tool pipelines need on top of it.
+
+Note for merging: :mod:`fashionstudio.core.pose_transfer` has its own ``letterbox``/``unletterbox`` with the
+same idea (border-matched backdrop); :func:`letterbox_to_square` / :func:`undo_letterbox` here are the
+Extract/Match versions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+import fashionstudio
+from fashionstudio.core.images import pil_to_tensor, tensor_to_pil
+from fashionstudio.core.modelfile import ModelFileError
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
+RGB = tuple[int, int, int]
+
+
+class WrongModelError(ModelFileError):
+    """A model of another family was given to a tool. The message is meant for a designer."""
+
+
+def check_family(model: Any, family: str, tool: str) -> None:
+    """Raise WrongModelError unless the loaded ``model`` is of ``family``."""
+    if model.family != family:
+        raise WrongModelError(
+            f"'{model.path.name}' is a {model.family} model, but the {tool} tool needs a {family} model."
+        )
+
+
+def backdrop_colour(img: Image.Image) -> RGB:
+    """The photo's backdrop: the per-channel median of its outermost ring of pixels (a foot or a strap
+    touching the edge does not change a median)."""
+    arr = np.asarray(img.convert("RGB") if img.mode != "RGB" else img)
+    t = max(1, min(arr.shape[:2]) // 64)  # a slightly thicker ring on large photos
+    ring = np.concatenate([arr[:t].reshape(-1, 3), arr[-t:].reshape(-1, 3),
+                           arr[:, :t].reshape(-1, 3), arr[:, -t:].reshape(-1, 3)])
+    return tuple(int(v) for v in np.median(ring, axis=0))  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class SquareFit:
+    """Where a ``width`` x ``height`` photo sits inside the ``resolution`` square: scaled to fit (aspect kept),
+    centred, in the rectangle ``box`` = (left, top, right, bottom) in square pixels."""
+
+    width: int
+    height: int
+    resolution: int
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        k = self.resolution / max(self.width, self.height)
+        w = min(self.resolution, max(1, round(self.width * k)))
+        h = min(self.resolution, max(1, round(self.height * k)))
+        left, top = (self.resolution - w) // 2, (self.resolution - h) // 2
+        return left, top, left + w, top + h
+
+
+def letterbox_to_square(img: Image.Image, resolution: int, fill: RGB | None = None) -> tuple[Image.Image, SquareFit]:
+    """Fit ``img`` (any aspect ratio) into a ``resolution`` square on ``fill`` (default: its backdrop colour,
+    so the padding looks like more studio backdrop rather than a bar the network never saw)."""
+    img = img.convert("RGB") if img.mode != "RGB" else img
+    fit = SquareFit(img.width, img.height, int(resolution))
+    left, top, right, bottom = fit.box
+    size = (right - left, bottom - top)
+    # Resize first, pad after: cheaper for a big photo than padding it at full size.
+    small = img if img.size == size else img.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+    square = Image.new("RGB", (fit.resolution, fit.resolution), fill if fill is not None else backdrop_colour(small))
+    square.paste(small, (left, top))
+    return square, fit
+
+
+def undo_letterbox(square: Image.Image, fit: SquareFit, *, original_size: bool = False) -> Image.Image:
+    """Cut the photo's region back out of a square result (at the square's detail, or scaled back to the
+    photo's own size with ``original_size``)."""
+    if square.size != (fit.resolution, fit.resolution):
+        square = square.resize((fit.resolution, fit.resolution), Image.Resampling.BICUBIC)
+    out = square.crop(fit.box)
+    return out.resize((fit.width, fit.height), Image.Resampling.BICUBIC) if original_size else out
+
+
+def network_device(net: Any) -> Any:
+    """The device a network's weights are on (CPU for a network without parameters)."""
+    for p in net.parameters():
+        return p.device
+    import torch
+
+    return torch.device("cpu")
+
+
+def run_generator(net: Any, squares: Sequence[Image.Image]) -> list[Image.Image]:
+    """Run an image-to-image generator once over a batch of same-size square images; return its outputs.
+
+    Call inside ``torch.inference_mode()`` (the GUI's workers do; the CLI does too)."""
+    import torch
+
+    device = network_device(net)
+    batch = torch.cat([pil_to_tensor(sq) for sq in squares]).to(device)
+    out = net(batch)
+    return [tensor_to_pil(t) for t in out]
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """The image files directly inside ``folder`` (by extension, sorted by name); raise ValueError with a
+    sentence when the folder is missing, unreadable or holds no images."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise ValueError(f"There is no folder at '{folder}'.")
+    if not folder.is_dir():
+        raise ValueError(f"'{folder}' is a file, not a folder of images.")
+    try:
+        entries = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    except OSError as exc:
+        raise ValueError(f"The folder '{folder}' cannot be read ({exc.strerror or exc}).") from None
+    images = [p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES]
+    if not images:
+        raise ValueError(f"The folder '{folder}' holds no images (FashionStudio reads JPEG, PNG, WebP, BMP, "
+                         "TIFF and GIF files).")
+    return images
+
+
+def output_names(inputs: Sequence[Path], suffix: str = "") -> dict[Path, str]:
+    """A distinct ``<stem><suffix>.png`` name per input (``shirt.jpg`` and ``shirt.png`` get their
+    extension added so neither overwrites the other)."""
+    stems: dict[str, int] = {}
+    for p in inputs:
+        stems[p.stem.lower()] = stems.get(p.stem.lower(), 0) + 1
+    names = {}
+    for p in inputs:
+        stem = p.stem if stems[p.stem.lower()] == 1 else f"{p.stem}_{p.suffix.lstrip('.').lower()}"
+        names[p] = f"{stem}{suffix}.png"
+    return names
+
+
+def result_provenance(model: Any, tool: str, settings: dict[str, Any], source: str | None) -> dict[str, Any]:
+    """The provenance written into a result PNG (the same keys the tabs' export writes)."""
+    info: dict[str, Any] = {
+        "software": f"FashionStudio {fashionstudio.__version__}",
+        "tool": tool,
+        "settings": settings,
+        "source": source,
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    if model is not None:
+        info.update(model=model.path.name, model_sha256=model.sha256, model_name=model.name, family=model.family)
+    return info
+
+
+def parse_colour(text: str) -> RGB:
+    """``"#RRGGBB"`` (or ``RRGGBB``, or ``#RGB``) -> (r, g, b); ValueError with a sentence otherwise."""
+    s = text.strip().lstrip("#")
+    if len(s) == 3:
+        s = "".join(c * 2 for c in s)
+    try:
+        if len(s) != 6:
+            raise ValueError
+        return int(s[0:2], 16), int(s[2:4], 16), int(s[4:6], 16)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a colour: write it as #RRGGBB, for example #FFFFFF for white.") from None
+
+
+def colour_hex(rgb: RGB) -> str:
+    return "#{:02X}{:02X}{:02X}".format(*rgb)
+
+
+@dataclass
+class BatchReport:
+    """What a folder run did: the files written, the inputs skipped with the reason, whether it was cancelled."""
+
+    total: int = 0
+    written: list[Path] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (input file name, reason sentence)
+    cancelled: bool = False
+
+    def summary(self) -> str:
+        done = len(self.written)
+        text = f"Wrote {done} image{'s' if done != 1 else ''}"
+        if self.skipped:
+            text += f"; skipped {len(self.skipped)} of {self.total} file{'s' if self.total != 1 else ''}"
+        if self.cancelled:
+            text += "; stopped before the end"
+        return text + "."
+
+
+def process_folder(
+    in_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    convert: Callable[[Image.Image], list[tuple[str, Image.Image, dict[str, Any]]]],
+    *,
+    model: Any,
+    tool: str,
+    progress: Callable[[int, int, str], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> BatchReport:
+    """Run ``convert`` over every image of ``in_dir`` and write its outputs to ``out_dir`` as PNG with provenance.
+
+    ``convert(image)`` returns ``[(name_suffix, image, settings), ...]``; each output is written as
+    ``<input stem><name_suffix>.png``. A file that cannot be read or converted is recorded in the report's
+    ``skipped`` list with the reason and the batch carries on. ``progress(done, total, name)`` is called after
+    each file; ``cancel()`` returning True stops before the next file. Raises ValueError (a sentence) when the
+    input folder has no images or the output folder cannot be used.
+    """
+    from fashionstudio.core.images import ImageLoadError, load_image
+    from fashionstudio.core.provenance import save_png_with_provenance
+
+    inputs = list_images(in_dir)
+    out = Path(out_dir)
+    if out.resolve() == Path(in_dir).resolve():
+        raise ValueError("Choose an output folder different from the input folder, so no original is overwritten.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"The output folder '{out}' cannot be created ({exc.strerror or exc}).") from None
+    names = output_names(inputs)
+    report = BatchReport(total=len(inputs))
+    for i, path in enumerate(inputs):
+        if cancel is not None and cancel():
+            report.cancelled = True
+            break
+        try:
+            img = load_image(path)
+            for suffix, result, settings in convert(img):
+                target = out / f"{names[path][:-4]}{suffix}.png"
+                report.written.append(save_png_with_provenance(
+                    result, target, result_provenance(model, tool, settings, path.name)))
+        except ImageLoadError as exc:
+            report.skipped.append((path.name, str(exc)))
+        except OSError as exc:
+            report.skipped.append((path.name, f"'{path.name}': the result could not be written "
+                                              f"({exc.strerror or exc})."))
+        except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
+            log.warning("batch: %s failed", path, exc_info=True)
+            report.skipped.append((path.name, f"'{path.name}' could not be processed ({exc})."))
+        if progress is not None:
+            progress(i + 1, len(inputs), path.name)
+    return report
