@@ -16,7 +16,10 @@ What it checks and measures (all printed as one JSON object at the end; exit cod
    on a shared machine, timings are only comparable at similar load.
 3. The bundle writes nothing inside its own folder: the listing (path, size, mtime) of every file is compared
    before and after all runs; the runs' log and settings must appear in the temporary user folders instead.
-4. The bundle's size on disk (MB), and the .tar.gz size if one was built.
+4. "Open with": started with an image path as its argument (what the desktop does), the app shows the image
+   on the current tab's canvas (screenshots with and without the argument differ there).
+5. The bundle's size on disk (MB), and the .tar.gz size if one was built. If it was, the tarball is also
+   unpacked to another folder, installed with its install.sh, and started through the menu entry's Exec line.
 
 Takes a few minutes (the build itself ~3-10 min on 2 cores); not part of the pytest run.
 """
@@ -108,6 +111,61 @@ def run_self_test(env: dict[str, str], label: str) -> dict:
     if done.returncode != 0 or report is None:
         log(f"stdout:\n{done.stdout}\nstderr:\n{done.stderr[-4000:]}")
     return {"exit_code": done.returncode, "seconds": round(seconds, 2), "report": report}
+
+
+COMPARE_LEFT_THIRD = r"""
+import sys
+import numpy as np
+from PIL import Image
+a, b = (np.asarray(Image.open(p).convert("RGB"), dtype=np.float32) for p in sys.argv[1:3])
+h, w = a.shape[:2]
+region = (slice(0, int(h * 0.9)), slice(0, w // 3))  # the input canvas, above the status bar
+print(float(np.abs(a[region] - b[region]).mean()))
+"""
+
+
+def open_with_check(env: dict[str, str], folder: Path) -> dict:
+    """"Open with" = the image path as an argument: it must appear on the canvas (screenshots with/without)."""
+    image = REPO / "resources" / "icons" / "fashionstudio-512.png"
+    shots = {}
+    for name, extra in (("empty", []), ("opened", [str(image)])):
+        shots[name] = folder / f"{name}.png"
+        done = subprocess.run(
+            [str(EXECUTABLE), "--screenshot", str(shots[name]), *extra],
+            env=dict(env, QT_QPA_PLATFORM="offscreen"), capture_output=True, text=True, timeout=300,
+        )
+        if done.returncode != 0 or not shots[name].exists():
+            log(f"screenshot ({name}) failed: {done.stdout}\n{done.stderr[-3000:]}")
+            return {"ok": False}
+    diff = subprocess.run(
+        [str(BUILD_PY), "-c", COMPARE_LEFT_THIRD, str(shots["empty"]), str(shots["opened"])],
+        check=True, capture_output=True, text=True,
+    )
+    change = float(diff.stdout.strip())
+    return {"ok": change > 5.0, "canvas_mean_abs_change": round(change, 1)}
+
+
+def tarball_install_check(env: dict[str, str], folder: Path) -> dict:
+    """Unpack the tarball elsewhere, run its install.sh, start the app the way the menu entry does."""
+    import shlex
+    import tarfile
+
+    with tarfile.open(TARBALL) as tar:
+        tar.extractall(folder, filter="tar")
+    unpacked = folder / "FashionStudio"
+    subprocess.run(["sh", str(unpacked / "install.sh")], env=env, check=True, capture_output=True)
+    entry = Path(env["XDG_DATA_HOME"]) / "applications" / "fashionstudio.desktop"
+    exec_line = next(line for line in entry.read_text().splitlines() if line.startswith("Exec="))
+    command = [arg for arg in shlex.split(exec_line[len("Exec="):]) if arg != "%F"]
+    done = subprocess.run(
+        [*command, "--self-test"], env=dict(env, QT_QPA_PLATFORM="offscreen"),
+        capture_output=True, text=True, timeout=600,
+    )
+    icon = Path(env["XDG_DATA_HOME"]) / "icons" / "hicolor" / "256x256" / "apps" / "fashionstudio.png"
+    ok = done.returncode == 0 and Path(command[0]).is_relative_to(unpacked) and icon.exists()
+    if not ok:
+        log(f"tarball install check failed: {command} -> {done.returncode}\n{done.stderr[-3000:]}")
+    return {"ok": ok, "exec": exec_line}
 
 
 def time_to_first_window(env: dict[str, str], display: str, timeout_s: float = 120.0) -> float | None:
@@ -204,7 +262,18 @@ def main(argv: list[str] | None = None) -> int:
             statuses = {tool: r.get("status") for tool, r in warm["report"].get("self_test", {}).items()}
             result["self_test"]["statuses"] = statuses
 
-        # 2. Time to first window under Xvfb: two cold starts (page cache evicted before each), three warm ones.
+        # 2. "Open with": an image given as an argument lands on the current tab's canvas.
+        opened = open_with_check(env, tmp_path)
+        result["open_with"] = opened
+        checks["open_with_puts_image_on_canvas"] = opened["ok"]
+
+        # 2b. The tarball works from another folder, installed with its install.sh as a user would.
+        if "tarball_mb" in result:
+            installed = tarball_install_check(env, tmp_path / "unpacked")
+            result["tarball_install"] = installed
+            checks["tarball_installs_and_runs"] = installed["ok"]
+
+        # 3. Time to first window under Xvfb: two cold starts (page cache evicted before each), three warm ones.
         xvfb = start_xvfb()
         if xvfb:
             server, display = xvfb
@@ -225,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             checks["window_shown"] = None not in cold_runs + warm_runs
 
-        # 3. Nothing written inside the bundle; the user folders got the log instead.
+        # 4. Nothing written inside the bundle; the user folders got the log instead.
         after = listing(BUNDLE)
         changed = sorted(set(before.items()) ^ set(after.items()))
         result["bundle_changes"] = [name for name, _ in changed][:20]
