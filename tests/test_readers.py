@@ -72,6 +72,23 @@ def test_inshop_iuv_option_gives_three_channels(data):
     assert torch.equal((item["tgt_pose"][0] > 0).float(), item["tgt_mask"][0])
 
 
+def test_inshop_hflip_mirrors_images_poses_and_masks_together(data, monkeypatch):
+    import random
+
+    plain = make_dataset("inshop", data["inshop"], "train", RES)
+    flipped = make_dataset("inshop", data["inshop"], "train", RES, hflip=True)
+    monkeypatch.setattr(random, "random", lambda: 0.0)  # always flip
+    a, b = plain[2], flipped[2]
+    assert torch.equal(b["src"], a["src"].flip(-1)) and torch.equal(b["tgt_mask"], a["tgt_mask"].flip(-1))
+    lw, rw = 7, 4  # a left wrist heatmap becomes a right wrist heatmap, mirrored (up to the pixel grid)
+    if a["tgt_pose"][lw].max() > 0.5:
+        ya, xa = divmod(int(a["tgt_pose"][lw].argmax()), RES)
+        yb, xb = divmod(int(b["tgt_pose"][rw].argmax()), RES)
+        assert ya == yb and abs(xb - (RES - 1 - xa)) <= 1
+    with pytest.raises(DatasetError, match="hflip works with keypoint heatmaps only"):
+        make_dataset("inshop", data["inshop"], "train", RES, pose="iuv", hflip=True)
+
+
 def test_inshop_csv_pairs_follow_the_pairs_file(data):
     import csv
 

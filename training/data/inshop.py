@@ -10,6 +10,7 @@ IUV files follow Detectron's ``cv2.imwrite`` convention: on disk B = part index 
 
 from __future__ import annotations
 
+import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from fashionstudio.core.poses import pad_keypoints, pose_mask, read_pose_csv, render_heatmaps, scale_keypoints
+from fashionstudio.core.poses import (mirror_keypoints, pad_keypoints, pose_mask, read_pose_csv, render_heatmaps,
+                                      scale_keypoints)
 from .common import (DatasetError, SkipReport, _Unreadable, check_split, identity_split, load_or_flag, open_rgb,
                      require_dir, square, to_tensor)
 
@@ -99,7 +101,7 @@ class InShopPairs(SkipReport, Dataset):
 
     def __init__(self, root, split: str = "train", resolution: int = 128, pose: str = "heatmaps",
                  sigma: float | None = None, seed: int = 42, test_fraction: float = 0.1,
-                 keypoint_frame: tuple[int, int] | None = None, pairs: str = "groups"):
+                 keypoint_frame: tuple[int, int] | None = None, pairs: str = "groups", hflip: bool = False):
         self.root = Path(root)
         require_dir(self.root, "a DeepFashion In-shop folder (Img/, fasion-resize-annotation-*.csv)")
         self.split, self.resolution, self.pose = check_split(split), int(resolution), pose
@@ -107,6 +109,10 @@ class InShopPairs(SkipReport, Dataset):
             raise DatasetError(f"unknown pose option {pose!r}; expected 'heatmaps' or 'iuv'")
         self.sigma = sigma if sigma is not None else max(1.0, 6.0 * resolution / 256)
         self.keypoint_frame = keypoint_frame
+        self.hflip = bool(hflip)
+        if self.hflip and pose == "iuv":
+            raise DatasetError("hflip works with keypoint heatmaps only: mirroring a DensePose IUV map would also "
+                               "need its left/right parts and U/V charts remapped")
         self._init_skips()
         images, self.odd_names = scan_images(self.root)
         self.keypoints = load_keypoints(self.root) if pose == "heatmaps" else {}
@@ -173,10 +179,12 @@ class InShopPairs(SkipReport, Dataset):
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def _image_and_pose(self, im: InShopImage, with_mask: bool) -> dict:
+    def _image_and_pose(self, im: InShopImage, with_mask: bool, flip: bool = False) -> dict:
         raw = load_or_flag(im.path)
         img, (top, left, _) = square(raw)
         side, r = img.size[0], self.resolution
+        if flip:  # mirror the photo, and below its keypoints (left and right joints swap names)
+            img = img.transpose(Image.FLIP_LEFT_RIGHT)
         out = {"image": to_tensor(img, r)}
         mask = None
         iuv_file = self.iuv.get(im.path)
@@ -184,6 +192,8 @@ class InShopPairs(SkipReport, Dataset):
             iuv_sq, _ = square(Image.fromarray(load_or_flag(iuv_file, read_iuv)), fill=(0, 0, 0))
             iuv = np.asarray(iuv_sq.resize((r, r), Image.NEAREST))
             mask = (iuv[..., 0] > 0).astype(np.float32)
+            if flip:
+                mask = np.ascontiguousarray(mask[:, ::-1])
             if self.pose == "iuv":
                 scale = np.array([24.0, 255.0, 255.0], np.float32)
                 out["pose"] = torch.from_numpy(iuv.astype(np.float32) / scale).permute(2, 0, 1).contiguous()
@@ -191,6 +201,8 @@ class InShopPairs(SkipReport, Dataset):
             frame = self.keypoint_frame or raw.size[::-1]
             kp = scale_keypoints(self.keypoints[im.flat_name], frame, raw.size[::-1])
             kp = scale_keypoints(pad_keypoints(kp, top, left), (side, side), (r, r))
+            if flip:
+                kp = mirror_keypoints(kp, r)
             out["pose"] = torch.from_numpy(render_heatmaps(kp, r, self.sigma))
             if with_mask and mask is None:  # no DensePose map: PG2's skeleton mask
                 mask = pose_mask(kp, r).astype(np.float32)
@@ -202,8 +214,9 @@ class InShopPairs(SkipReport, Dataset):
 
     def _load(self, index: int) -> dict:
         a, b = self.pairs[index]
-        src = self._image_and_pose(a, with_mask=False)
-        tgt = self._image_and_pose(b, with_mask=True)
+        flip = self.hflip and random.random() < 0.5  # one coin for both: the pair stays one person
+        src = self._image_and_pose(a, with_mask=False, flip=flip)
+        tgt = self._image_and_pose(b, with_mask=True, flip=flip)
         return {"src": src["image"], "tgt": tgt["image"], "src_pose": src["pose"], "tgt_pose": tgt["pose"],
                 "tgt_mask": tgt["mask"], "src_name": str(a.path.relative_to(self.root)),
                 "tgt_name": str(b.path.relative_to(self.root))}
