@@ -1,12 +1,296 @@
-"""Match tab (placeholder frame): find handbags that match a shoe, and back. The tool itself lands in fashionstudio/core/match.py."""
+"""Match tab: drop a shoe to get a handbag in its style, or a handbag to get a shoe.
+
+The direction follows the "Shoe → Bag" / "Bag → Shoe" toggle, never a guess. Beside the result, the round trip
+(shoe → bag → shoe) shows how much of the input the match kept; under it, the candidates from test-time
+variations of the input, most faithful first: click one to make it the result. Pipeline:
+:mod:`fashionstudio.core.match`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QButtonGroup, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget,
+)
+
+from fashionstudio.gui.canvas import ImageCanvas, pil_to_qimage
 from fashionstudio.gui.tool_tab import ToolTab
+
+DIRECTION_LABELS = (("shoe2bag", "Shoe → Bag"), ("bag2shoe", "Bag → Shoe"))
+INPUT_KIND = {"shoe2bag": "shoe", "bag2shoe": "handbag"}
+THUMB = 76
+PANEL_STYLE = """
+QLabel#sectionLabel { color: #4a4f57; font-weight: 600; padding-top: 6px; }
+QLabel#hintLabel { color: #6b717b; }
+QPushButton#segment { padding: 7px 6px; border: 1px solid #cfd3da; background: #f7f8fa; color: #3d4248; }
+QPushButton#segment:checked { background: #3b6fd8; border-color: #3b6fd8; color: white; font-weight: 600; }
+QPushButton#segment[side="left"] { border-top-left-radius: 6px; border-bottom-left-radius: 6px; border-right: none; }
+QPushButton#segment[side="right"] { border-top-right-radius: 6px; border-bottom-right-radius: 6px; }
+"""
+RESULT_STYLE = """
+QLabel#canvasCaption { color: #6b717b; font-weight: 600; }
+QLabel#hintLabel { color: #6b717b; }
+QToolButton#candidate { border: 1px solid #dfe2e7; border-radius: 6px; background: #ffffff; padding: 3px;
+                        color: #4a4f57; }
+QToolButton#candidate:checked { border: 2px solid #3b6fd8; color: #1d1f23; font-weight: 600; }
+QToolButton#candidate:hover:!checked { border-color: #9fb6e8; }
+"""
+
+
+def faithfulness_words(l1: float) -> str:
+    """A designer's reading of the round-trip difference (0 = identical, 1 = opposite)."""
+    if l1 < 0.06:
+        return "very faithful"
+    if l1 < 0.12:
+        return "faithful"
+    if l1 < 0.2:
+        return "loose"
+    return "far from the input"
 
 
 class MatchTab(ToolTab):
     tool = "match"
     title = "Match"
     source_placeholder = "Drop a shoe or a handbag here"
-    # run_request() is not implemented yet: the base class tells the user the tool is not available.
+    result_placeholder = "The match appears here"
+
+    def __init__(self, manager: Any, parent: QWidget | None = None) -> None:
+        super().__init__(manager, parent)
+        self._direction = "shoe2bag"
+        self._trip_path = ""
+        self._match: Any = None  # the last MatchResult
+        self._chosen = 0
+        self.side_panel.setStyleSheet(PANEL_STYLE)
+        self.run_button.setText("Find a match")
+        self._build_controls()
+        self._build_result_extras()
+        self._show_direction()
+
+    # -- layout ---------------------------------------------------------------------------------------------------
+    def _build_controls(self) -> None:
+        lay = self.controls_layout
+        label = QLabel("I am dropping a")
+        label.setObjectName("sectionLabel")
+        lay.addWidget(label)
+        row = QHBoxLayout()
+        row.setSpacing(0)
+        self.direction_group = QButtonGroup(self)
+        self.direction_group.setExclusive(True)
+        self.direction_buttons: dict[str, QPushButton] = {}
+        for i, (key, text) in enumerate(DIRECTION_LABELS):
+            button = QPushButton(text)
+            button.setObjectName("segment")
+            button.setProperty("side", "left" if i == 0 else "right")
+            button.setCheckable(True)
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            button.clicked.connect(lambda _=False, k=key: self.set_direction(k))
+            self.direction_group.addButton(button)
+            row.addWidget(button)
+            self.direction_buttons[key] = button
+        lay.addLayout(row)
+
+        count_row = QHBoxLayout()
+        label = QLabel("Candidates")
+        label.setObjectName("sectionLabel")
+        count_row.addWidget(label)
+        count_row.addStretch(1)
+        self.candidates_spin = QSpinBox()
+        self.candidates_spin.setRange(1, 8)
+        self.candidates_spin.setValue(4)
+        self.candidates_spin.setToolTip("How many variations of the input to offer, ranked by round-trip agreement.")
+        self.candidates_spin.valueChanged.connect(lambda _: self._rerun())
+        count_row.addWidget(self.candidates_spin)
+        lay.addLayout(count_row)
+
+        self.hint_label = QLabel()
+        self.hint_label.setObjectName("hintLabel")
+        self.hint_label.setWordWrap(True)
+        lay.addWidget(self.hint_label)
+
+    def _build_result_extras(self) -> None:
+        """Round trip beside the result canvas, the ranked candidate row under it."""
+        column = self.result_canvas.parentWidget()
+        column.setStyleSheet(RESULT_STYLE)
+        col_layout: QVBoxLayout = column.layout()  # caption, result canvas
+        col_layout.removeWidget(self.result_canvas)
+
+        beside = QHBoxLayout()
+        beside.setSpacing(10)
+        beside.addWidget(self.result_canvas, 1)
+        trip_box = QVBoxLayout()
+        trip_box.setSpacing(4)
+        self.round_trip_caption = QLabel("Round trip")
+        self.round_trip_caption.setObjectName("canvasCaption")
+        trip_box.addWidget(self.round_trip_caption)
+        self.round_trip_canvas = ImageCanvas("", accept_drops=False)
+        self.round_trip_canvas.setMinimumSize(120, 120)
+        self.round_trip_canvas.setFixedSize(132, 132)
+        trip_box.addWidget(self.round_trip_canvas)
+        self.round_trip_label = QLabel()
+        self.round_trip_label.setObjectName("hintLabel")
+        self.round_trip_label.setWordWrap(True)
+        self.round_trip_label.setFixedWidth(132)
+        trip_box.addWidget(self.round_trip_label)
+        trip_box.addStretch(1)
+        beside.addLayout(trip_box)
+        col_layout.addLayout(beside, 1)
+
+        self.candidates_caption = QLabel("Candidates, most faithful first")
+        self.candidates_caption.setObjectName("canvasCaption")
+        col_layout.addWidget(self.candidates_caption)
+        self.candidate_row = QHBoxLayout()
+        self.candidate_row.setSpacing(8)
+        self.candidate_row.addStretch(1)
+        col_layout.addLayout(self.candidate_row)
+        self.candidate_group = QButtonGroup(self)
+        self.candidate_group.setExclusive(True)
+        self.candidate_buttons: list[QToolButton] = []
+        self._show_candidates_visible(False)
+
+    def _show_candidates_visible(self, visible: bool) -> None:
+        self.candidates_caption.setVisible(visible)
+        for b in self.candidate_buttons:
+            b.setVisible(visible)
+
+    # -- direction ------------------------------------------------------------------------------------------------
+    def direction(self) -> str:
+        return self._direction
+
+    def set_direction(self, direction: str) -> None:
+        """Switch what the dropped image is (``shoe2bag`` or ``bag2shoe``) and re-run on the current input."""
+        from fashionstudio.core.match import check_direction
+
+        check_direction(direction)
+        changed = direction != self._direction
+        self._direction = direction
+        self._show_direction()
+        if changed:
+            self._rerun()
+
+    def _show_direction(self) -> None:
+        for key, button in self.direction_buttons.items():
+            button.setChecked(key == self._direction)
+        kind = INPUT_KIND[self._direction]
+        other = "handbag" if kind == "shoe" else "shoe"
+        self.source_canvas.set_placeholder(f"Drop a {kind} here")
+        self.result_canvas.set_placeholder(f"The matching {other} appears here")
+        self.round_trip_caption.setToolTip(f"{kind} → {other} → {kind}: the match translated back")
+        self._trip_path = f"{kind} → {other} → {kind}"
+        if self._match is None:
+            self.round_trip_label.setText(self._trip_path)
+        self.hint_label.setText(f"The photo is read as a {kind}; switch the toggle if it shows a {other}.")
+
+    def _rerun(self) -> None:
+        if self.model is not None and self.source_image() is not None:
+            self.trigger()
+
+    # -- ToolTab hooks --------------------------------------------------------------------------------------------
+    def run_request(self) -> Callable[[], Any] | None:
+        model, photo = self.model, self.source_image()
+        if model is None:
+            self.status_message.emit("Open a match model first (File > Open model…).")
+            return None
+        if photo is None:
+            self.status_message.emit(f"Drop a {INPUT_KIND[self._direction]} first.")
+            return None
+        direction, count = self._direction, self.candidates_spin.value()
+
+        def job() -> Any:
+            from fashionstudio.core.match import StyleMatcher
+
+            return StyleMatcher(model).run(photo, direction, count)
+
+        return job
+
+    def show_result(self, result: Any) -> None:
+        self._match = result
+        self._fill_candidates(result)
+        self.choose_candidate(0)
+
+    def choose_candidate(self, index: int) -> None:
+        """Make candidate ``index`` (0 = most faithful) the result shown and exported."""
+        if self._match is None or not 0 <= index < len(self._match.candidates):
+            return
+        self._chosen = index
+        c = self._match.candidates[index]
+        self.result_canvas.set_image(c.output)
+        self.round_trip_canvas.set_image(c.round_trip)
+        self.round_trip_label.setText(f"{self._trip_path}\ndifference {c.round_trip_l1:.3f}, "
+                                      f"{faithfulness_words(c.round_trip_l1)}")
+        for i, b in enumerate(self.candidate_buttons):
+            b.setChecked(i == index)
+        self.result_changed.emit()
+
+    def _fill_candidates(self, result: Any) -> None:
+        for b in self.candidate_buttons:
+            self.candidate_group.removeButton(b)
+            self.candidate_row.removeWidget(b)
+            b.deleteLater()
+        self.candidate_buttons = []
+        for i, c in enumerate(result.candidates):
+            button = QToolButton()
+            button.setObjectName("candidate")
+            button.setCheckable(True)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+            button.setIcon(QIcon(QPixmap.fromImage(pil_to_qimage(c.output))))
+            button.setIconSize(QSize(THUMB, THUMB))
+            button.setText(f"{i + 1} · {c.round_trip_l1:.3f}")
+            button.setToolTip(f"Candidate {i + 1}: input {c.variation}; round-trip difference "
+                              f"{c.round_trip_l1:.3f} ({faithfulness_words(c.round_trip_l1)})")
+            button.clicked.connect(lambda _=False, k=i: self.choose_candidate(k))
+            self.candidate_group.addButton(button)
+            self.candidate_row.insertWidget(i, button)
+            self.candidate_buttons.append(button)
+        self._show_candidates_visible(len(result.candidates) > 1)
+
+    def match_result(self) -> Any:
+        return self._match
+
+    def chosen_candidate(self) -> int:
+        return self._chosen
+
+    def result_image(self) -> Image.Image | None:
+        return self.result_canvas.image()
+
+    def settings(self) -> dict[str, Any]:
+        if self._match is not None:
+            return self._match.settings(self._chosen)
+        return {"direction": self._direction}
+
+    def suggested_export_name(self) -> str:
+        stem = self.source_path.stem if self.source_path else "fashionstudio"
+        return f"{stem}_{'bag' if self._direction == 'shoe2bag' else 'shoe'}.png"
+
+    def set_source_image(self, img: Image.Image, path: Path | None = None) -> None:
+        self._clear_match()
+        super().set_source_image(img, path)
+
+    def undo(self) -> bool:
+        done = super().undo()
+        if done:
+            self._clear_match()
+        return done
+
+    def _clear_match(self) -> None:
+        self._match = None
+        self._chosen = 0
+        self.round_trip_canvas.clear()
+        self.round_trip_label.setText(self._trip_path)
+        self._show_candidates_visible(False)
+
+    def sample_input(self) -> Image.Image:
+        """A drawn shoe (or handbag, following the toggle) on white, for the self-test."""
+        img = Image.new("RGB", (64, 64), (255, 255, 255))
+        d = ImageDraw.Draw(img)
+        if self._direction == "shoe2bag":
+            d.polygon([(8, 44), (10, 30), (26, 30), (40, 38), (56, 42), (56, 50), (8, 50)], fill=(150, 60, 40))
+        else:
+            d.rounded_rectangle((14, 24, 50, 54), 6, fill=(40, 70, 150))
+            d.arc((22, 10, 42, 34), 180, 360, fill=(40, 70, 150), width=3)
+        return img
