@@ -119,7 +119,7 @@ def preflight(py: Path, flavour: str) -> None:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     with tempfile.TemporaryDirectory() as tmp:
         env["FASHIONSTUDIO_HOME"] = str(Path(tmp) / "home")
-        if not any((REPO / "resources" / "models").glob("*.safetensors")):
+        if not any((bundle_rules.source_resources_dir(REPO) / "models").glob("*.safetensors")):
             # No demo models shipped yet: untrained ones make the self-test run inference (and its imports).
             models = Path(tmp) / "models"
             subprocess.run([str(py), str(HERE / "placeholder_models.py"), str(models)], check=True, capture_output=True)
@@ -183,6 +183,9 @@ def check_bundle(out: Path, flavour: str) -> None:
         problems += [str(p.relative_to(out)) for p in internal.rglob("libtorch_cuda*")]
     if not (internal / "resources" / "icons" / "fashionstudio.png").exists():
         problems.append("resources/icons missing")
+    for model in (bundle_rules.source_resources_dir(REPO) / "models").glob("*.safetensors"):
+        if not (internal / "resources" / "models" / model.name).exists():
+            problems.append(f"demo model {model.name} missing")
     if problems:
         raise SystemExit(f"The bundle contains what it must not (or lacks resources): {problems}")
     log("bundle check: no torchvision, resources present" + (", no CUDA libraries" if flavour == "cpu" else ""))

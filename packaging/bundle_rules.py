@@ -17,7 +17,7 @@ Why each group is excluded (sizes measured on the torch 2.13 CPU wheel and PySid
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 # Python modules (and everything below them) that must never be collected.
 EXCLUDED_MODULES: tuple[str, ...] = (
@@ -185,6 +185,15 @@ STRIPPED_FILES: tuple[str, ...] = (
 )
 
 FLAVOURS = ("cpu", "cuda")
+
+
+def source_resources_dir(repo: Path) -> Path:
+    """The checkout's resources folder: ``resources/`` at the top, or ``fashionstudio/resources`` if it moved there
+    (so that wheels carry it as package data). Inside the bundle it is always ``<bundle>/resources``."""
+    for candidate in (repo / "fashionstudio" / "resources", repo / "resources"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"No resources folder in {repo} (looked for fashionstudio/resources and resources).")
 
 # Excluded modules that a real run does try to import, inside ``try``, and works without.
 OPTIONAL_IMPORTS: tuple[str, ...] = ("PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets", "PySide6.QtTest")

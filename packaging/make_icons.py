@@ -19,7 +19,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-ICON_DIR = Path(__file__).resolve().parents[1] / "resources" / "icons"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bundle_rules import source_resources_dir  # noqa: E402
+
+ICON_DIR = source_resources_dir(Path(__file__).resolve().parents[1]) / "icons"
 MASTER = ICON_DIR / "fashionstudio.png"
 MASTER_SIZE = 1024
 PNG_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)

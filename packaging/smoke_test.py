@@ -44,6 +44,8 @@ BUNDLE = HERE / "dist" / TARGET / "FashionStudio"
 EXECUTABLE = BUNDLE / "fashionstudio"
 BUILD_PY = HERE / "build" / f"venv-{TARGET}" / "bin" / "python"
 TARBALL = HERE / "dist" / f"FashionStudio-{TARGET}.tar.gz"
+sys.path.insert(0, str(HERE))
+import bundle_rules  # noqa: E402
 
 def log(message: str) -> None:
     print(f"[smoke] {message}", file=sys.stderr, flush=True)
@@ -126,7 +128,7 @@ print(float(np.abs(a[region] - b[region]).mean()))
 
 def open_with_check(env: dict[str, str], folder: Path) -> dict:
     """"Open with" = the image path as an argument: it must appear on the canvas (screenshots with/without)."""
-    image = REPO / "resources" / "icons" / "fashionstudio-512.png"
+    image = bundle_rules.source_resources_dir(REPO) / "icons" / "fashionstudio-512.png"
     shots = {}
     for name, extra in (("empty", []), ("opened", [str(image)])):
         shots[name] = folder / f"{name}.png"
@@ -238,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp_path = Path(tmp)
         home = tmp_path / "home"
         extra: dict[str, str] = {}
-        shipped = sorted((REPO / "resources" / "models").glob("*.safetensors"))
+        shipped = sorted((bundle_rules.source_resources_dir(REPO) / "models").glob("*.safetensors"))
         if shipped:
             result["models"] = "shipped"
         else:

@@ -23,7 +23,9 @@ from fashionstudio.core import resources
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGING = REPO / "packaging"
-ICONS = REPO / "resources" / "icons"
+# resources/ may move into the package (fashionstudio/resources) so that wheels carry it; follow it.
+RESOURCES = next(p for p in (REPO / "fashionstudio" / "resources", REPO / "resources") if p.is_dir())
+ICONS = RESOURCES / "icons"
 PNG_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 
 # One list of image types for all three platforms: Linux MIME type, Windows extensions, macOS UTI.
@@ -249,7 +251,7 @@ def test_resource_path_finds_the_icon_from_a_source_checkout(monkeypatch):
     monkeypatch.delenv(resources.RESOURCES_ENV, raising=False)
     path = resources.resource_path("icons", "fashionstudio-256.png")
     assert path == ICONS / "fashionstudio-256.png"
-    assert resources.resource_path() == REPO / "resources"
+    assert resources.resource_path() == RESOURCES
 
 
 def test_resource_path_prefers_the_frozen_bundle(monkeypatch, tmp_path):
