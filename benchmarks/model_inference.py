@@ -10,8 +10,13 @@ run, which makes numbers from different machines or loads comparable. Variants t
 - ``inference_mode+bf16``: ``torch.autocast("cpu", torch.bfloat16)``;
 - ``inference_mode+channels_last+bf16``.
 
-Usage: ``python benchmarks/model_inference.py [--repeats 15] [--threads 2] [--families pgpg,stylegan2]
-[--presets demo,studio]``.
+Usage: ``python benchmarks/model_inference.py [--repeats 15] [--threads 1,2] [--families pgpg,stylegan2]
+[--presets demo,studio]``. Results are keyed ``family/preset/threads=N``.
+
+On a machine where other processes compete for the cores, two intra-op threads can be several times slower
+than one: every op ends in an OpenMP barrier that waits for a descheduled sibling thread. Running with
+``OMP_WAIT_POLICY=PASSIVE`` in the environment (read once, at start-up) removes most of that; the JSON records
+the policy and the load average so runs can be compared.
 """
 
 from __future__ import annotations
@@ -140,11 +145,12 @@ def bench_model(family: str, preset: str, repeats: int) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", default="1,2", help="comma-separated intra-op thread counts to try")
     parser.add_argument("--families", default="pgpg,pixeldtgan,cyclegan,stylegan2")
     parser.add_argument("--presets", default="demo,studio")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    threads = [int(t) for t in args.threads.split(",")]
+    torch.set_num_threads(max(threads))
     t0 = time.perf_counter()
     matmul = statistics.median(_matmul_ms() for _ in range(5))
     report = {
@@ -156,7 +162,8 @@ def main(argv: list[str] | None = None) -> None:
         "torch": torch.__version__,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "machine": platform.machine(),
-        "threads": torch.get_num_threads(),
+        "threads": threads,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
         "repeats": args.repeats,
         # Other processes share this machine; a load above the thread count inflates every number.
         "load_average_1min_start": round(os.getloadavg()[0], 2),
@@ -164,7 +171,9 @@ def main(argv: list[str] | None = None) -> None:
     }
     for family in args.families.split(","):
         for preset in args.presets.split(","):
-            report["results"][f"{family}/{preset}"] = bench_model(family, preset, args.repeats)
+            for n in threads:
+                torch.set_num_threads(n)
+                report["results"][f"{family}/{preset}/threads={n}"] = bench_model(family, preset, args.repeats)
     report["load_average_1min_end"] = round(os.getloadavg()[0], 2)
     report["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(report, indent=1))

@@ -71,8 +71,8 @@ PRESETS: dict[str, dict] = {
                "g2_base": 16, "g2_blocks": 5, "d_base": 16, "d_blocks": 5},
     # CPU-trainable: 64 px, FC 1024->1024 on 16x8x8.
     "demo": {**_COMMON, "preset": "demo", "resolution": 64, "pose_channels": 18,
-             "g1_base": 16, "g1_blocks": 3, "g1_bottleneck_channels": 16,
-             "g2_base": 16, "g2_blocks": 4, "d_base": 16, "d_blocks": 4},
+             "g1_base": 12, "g1_blocks": 3, "g1_bottleneck_channels": 16,
+             "g2_base": 12, "g2_blocks": 4, "d_base": 16, "d_blocks": 4},
 }
 
 
