@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -47,10 +46,6 @@ def identity_split(identities, split: str, test_fraction: float = 0.1, seed: int
         n_test = min(max(n_test, 1), len(ids) - 1)
     test = {ids[i] for i in order[:n_test]}
     return test if split == "test" else set(ids) - test
-
-
-def stable_hash(text: str) -> int:
-    return zlib.crc32(text.encode("utf-8"))
 
 
 def open_rgb(source) -> Image.Image:

@@ -58,11 +58,9 @@ def preview_images(kind: str, root: Path, count: int = 32) -> list[Image.Image]:
         import h5py
 
         out = []
-        size = None
         for name in sorted(root.glob("*.hdf5")):
             with h5py.File(name, "r") as f:
                 out += [Image.fromarray(a) for a in f["imgs"][: count // 2]]
-                size = f["imgs"].shape[1]
         return out
     if kind == "images":
         return [Image.open(p) for p in sorted(root.glob("*.png"))[:count]]

@@ -7,7 +7,6 @@ bytes for a seed whatever the number of worker processes.
 from __future__ import annotations
 
 import csv
-import io
 import json
 from pathlib import Path
 
@@ -15,7 +14,6 @@ import numpy as np
 from PIL import Image
 
 from fashionstudio.core.poses import write_pose_csv
-from . import attributes as A
 from .accessories import render_accessory, sample_style
 from .garments import recolour_outfit
 from .scenes import Model, render_model, render_outfit_flat, sample_outfit_for, sample_pose_kind, sample_view
@@ -262,8 +260,3 @@ def write_fisb_h5(path: Path, images: np.ndarray) -> None:
         f.create_dataset("ih", data=ih.astype(np.float32))
         f.create_dataset("ih_mean", data=mean.astype(np.float32))
 
-
-def encode_jpeg_bytes(image: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, "JPEG", quality=JPEG_QUALITY)
-    return buf.getvalue()
