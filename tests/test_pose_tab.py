@@ -133,6 +133,8 @@ def test_keyboard_selects_moves_hides_and_restores_joints(qtbot):
     editor.undo(), editor.undo()  # restore, hide
     assert editor.undo()  # the three arrow presses were one step
     assert np.allclose(editor.pose()[1], before)
+    QTest.keyClick(editor, Qt.Key.Key_M)
+    assert editor.mirror and tab.mirror_box.isChecked()
 
 
 def test_library_thumbnails_load_and_picking_one_sets_the_pose(qtbot, model_files):
@@ -155,7 +157,7 @@ def test_imported_csv_adds_poses_and_lends_a_photos_own_pose(qtbot, tmp_path):
     csv = tmp_path / "annotations.csv"
     write_pose_csv(csv, {"model_07.jpg": kp, "other.jpg": kp[::-1].copy()})
     count = tab.library.count()
-    tab.library.import_csv(csv)
+    tab.source_canvas.files_dropped.emit([str(csv)])  # a CSV dropped on the photo goes to the library
     qtbot.waitUntil(lambda: tab.library.count() == count + 2, timeout=10_000)
     assert "Imported 2 poses" in tab.note()
     img_path = tmp_path / "model_07.jpg"

@@ -135,6 +135,7 @@ class PoseTab(ToolTab):
         self.mirror_box = QCheckBox("Mirror left and right while dragging")
         self.mirror_box.setToolTip("The other side's joint follows, reflected about the neck (key: M).")
         self.mirror_box.toggled.connect(self._set_mirror)
+        self.editor.mirror_changed.connect(self.mirror_box.setChecked)  # the M key and the context menu
         lay.addWidget(self.mirror_box)
 
         self.note_label = QLabel("")
@@ -144,8 +145,7 @@ class PoseTab(ToolTab):
         self.run_button.setText("Run again")
 
     def _set_mirror(self, on: bool) -> None:
-        self.editor.mirror = on
-        self.editor.update()
+        self.editor.set_mirror(on)
 
     def _show_note(self, text: str, *, error: bool = False) -> None:
         self.note_label.setText(text)
@@ -234,6 +234,13 @@ class PoseTab(ToolTab):
             self.library.import_csv(path)
         else:
             self.open_iuv_target(path)
+
+    def _on_files_dropped(self, paths: list[str]) -> None:
+        # A keypoint CSV dropped on the photo is meant for the library, not an image to open.
+        if Path(paths[0]).suffix.lower() == ".csv":
+            self.library.import_csv(paths[0])
+        else:
+            super()._on_files_dropped(paths)
 
     def _import_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import poses", "", "Pose CSV (*.csv);;All files (*)")

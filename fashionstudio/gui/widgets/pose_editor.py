@@ -19,7 +19,7 @@ from PySide6.QtGui import (
     QColor, QFont, QImage, QKeyEvent, QKeySequence, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen,
     QPolygonF,
 )
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
 from fashionstudio.core.pose_transfer import default_target_pose, refit_pose
 from fashionstudio.core.poses import FLIP_PERMUTATION, KEYPOINT_NAMES, LIMB_COLOURS, LIMBS, NUM_KEYPOINTS
@@ -54,6 +54,7 @@ class PoseEditor(QWidget):
     pose_changed = Signal(bool)
     joint_selected = Signal(int)
     files_dropped = Signal(list)
+    mirror_changed = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -274,6 +275,34 @@ class PoseEditor(QWidget):
             joint, self._dragging = self._dragging, None
             self.move_joint(joint, y, x, final=True)
 
+    def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt API
+        """Right-click: hide the joint under the mouse, bring back a missing one, undo/redo, mirroring."""
+        if self._backdrop is not None:
+            return
+        menu = QMenu(self)
+        joint = self.joint_at(QPointF(event.pos()))
+        if joint is not None:
+            menu.addAction(f"Hide the {joint_label(joint)}", lambda j=joint: self.hide_joint(j))
+        missing = [i for i in range(NUM_KEYPOINTS) if self._pose[i, 0] < 0]
+        if missing:
+            sub = menu.addMenu("Show a hidden joint")
+            for i in missing:
+                sub.addAction(joint_label(i).capitalize(), lambda j=i: self.restore_joint(j))
+        menu.addSeparator()
+        menu.addAction("Undo pose change", self.undo).setEnabled(self.can_undo())
+        menu.addAction("Redo pose change", self.redo).setEnabled(bool(self._redo))
+        mirror = menu.addAction("Mirror left and right while dragging")
+        mirror.setCheckable(True)
+        mirror.setChecked(self.mirror)
+        mirror.toggled.connect(self.set_mirror)
+        menu.exec(event.globalPos())
+
+    def set_mirror(self, on: bool) -> None:
+        if on != self.mirror:
+            self.mirror = on
+            self.update()
+            self.mirror_changed.emit(on)
+
     # -- keyboard --------------------------------------------------------------------------------------------------
     def event(self, event) -> bool:  # noqa: A003 - Qt API
         # Claim Ctrl+Z / Ctrl+Shift+Z while the editor has focus, so they undo pose edits here rather than the
@@ -309,8 +338,7 @@ class PoseEditor(QWidget):
         elif key in (Qt.Key.Key_Insert, Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self.restore_joint(self._selected)
         elif key == Qt.Key.Key_M:
-            self.mirror = not self.mirror
-            self.update()
+            self.set_mirror(not self.mirror)
         else:
             super().keyPressEvent(event)
 
@@ -347,10 +375,14 @@ class PoseEditor(QWidget):
             return
         self._draw_silhouette(p, frame)
         self._draw_skeleton(p, frame)
-        name = joint_label(self._selected)
-        if self._pose[self._selected, 0] < 0:
-            name += " (hidden: Insert brings it back)"
-        self._draw_hint(p, f"{'Mirror on · ' if self.mirror else ''}Selected: {name}")
+        if self._hover is not None and self._dragging is None:
+            hint = f"{joint_label(self._hover).capitalize()}: drag to move, right-click to hide"
+        else:
+            name = joint_label(self._selected)
+            if self._pose[self._selected, 0] < 0:
+                name += " (hidden: Insert or right-click brings it back)"
+            hint = f"{'Mirror on · ' if self.mirror else ''}Selected: {name}"
+        self._draw_hint(p, hint)
         p.end()
 
     def _draw_hint(self, p: QPainter, text: str) -> None:
