@@ -89,6 +89,26 @@ def test_inshop_hflip_mirrors_images_poses_and_masks_together(data, monkeypatch)
         make_dataset("inshop", data["inshop"], "train", RES, pose="iuv", hflip=True)
 
 
+def test_inshop_reads_the_pose_transfer_flat_layout(data, tmp_path):
+    """The papers' layout: flattened names in train/ and test/, keypoints in the annotation CSVs."""
+    tree = make_dataset("inshop", data["inshop"], "all", RES)
+    flat = tmp_path / "fashion"
+    (flat / "train").mkdir(parents=True)
+    for p in data["inshop"].glob("fasion-resize-*.csv"):
+        shutil.copy(p, flat / p.name)
+    seen = set()
+    for a, _ in tree.pairs:
+        if a.path not in seen:
+            seen.add(a.path)
+            shutil.copy(a.path, flat / "train" / a.flat_name)
+    ds = make_dataset("inshop", flat, "all", RES)
+    assert sorted((a.flat_name, b.flat_name) for a, b in ds.pairs) == sorted(
+        (a.flat_name, b.flat_name) for a, b in tree.pairs)
+    assert torch.equal(ds[0]["tgt_pose"], tree[tree.pairs.index(next(
+        p for p in tree.pairs if (p[0].flat_name, p[1].flat_name) == (ds.pairs[0][0].flat_name,
+                                                                      ds.pairs[0][1].flat_name)))]["tgt_pose"])
+
+
 def test_inshop_csv_pairs_follow_the_pairs_file(data):
     import csv
 

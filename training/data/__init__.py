@@ -9,7 +9,7 @@ counted in ``dataset.skipped`` (path -> reason) instead of stopping a run.
 
 Kinds, their items and options:
 
-* ``"inshop"`` (DeepFashion In-shop, PGPG): ``{"src", "tgt": 3×R×R; "src_pose", "tgt_pose": C×R×R in [0,1]
+* ``"inshop"`` (DeepFashion In-shop, PGPG; ``Img/`` tree or the papers' flattened ``train/``, ``test/``): ``{"src", "tgt": 3×R×R; "src_pose", "tgt_pose": C×R×R in [0,1]
   (C=18 Gaussian heatmaps, or 3 = (I/24, U, V) with ``pose="iuv"``); "tgt_mask": 1×R×R in {0,1} (DensePose body
   mask, or a skeleton mask without IUV); "src_name", "tgt_name"}``. Options: ``pose``, ``sigma`` (heatmap σ in
   output pixels, default 6·R/256), ``keypoint_frame`` ((h, w) of the CSV coordinates when the images on disk have

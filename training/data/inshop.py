@@ -1,6 +1,8 @@
 """DeepFashion In-shop Clothes Retrieval: pose-change pairs (PGPG / PoseGAN).
 
-Layout: ``ROOT/Img/<MEN|WOMEN>/<Category>/id_XXXXXXXX/<group>_<k>_<view>.jpg``; DensePose maps ``<same>_IUV.png``
+Layout: ``ROOT/Img/<MEN|WOMEN>/<Category>/id_XXXXXXXX/<group>_<k>_<view>.jpg`` (``img``/``img_highres`` also
+accepted), or the pose-transfer papers' flattened ``ROOT/{train,test}/fashion<GENDER><Category>id<8 digits>...jpg``;
+DensePose maps ``<same>_IUV.png``
 beside each image (or under ``ROOT/Anno/dense pose/Img/...``); keypoints in ``ROOT/fasion-resize-annotation-*.csv``
 (the pose-transfer community's flattened names). Pairs: the same item and group, views other than ``additional``
 and ``flat``, both directions. The split is by item id, so no product appears in both train and test.
@@ -31,6 +33,10 @@ ANNOTATION_FILES = ("fasion-resize-annotation-train.csv", "fasion-resize-annotat
                     "fashion-resize-annotation-train.csv", "fashion-resize-annotation-test.csv")
 
 
+FLAT_RE = re.compile(r"^fashion(MEN|WOMEN)(.+?)id(\d{8})(\d+)_(\d+)([A-Za-z]+)\.jpg$")
+IMG_FOLDERS = ("Img", "img", "img_highres")
+
+
 @dataclass(frozen=True)
 class InShopImage:
     path: Path
@@ -42,6 +48,9 @@ class InShopImage:
 
     @property
     def flat_name(self) -> str:
+        """The pose-transfer community's name for this photo (the key of the annotation CSVs)."""
+        if self.path.name.startswith("fashion"):
+            return self.path.name
         stem = self.path.name
         stem = stem[:stem.rindex("_")] + stem[stem.rindex("_") + 1:]
         return f"fashion{self.gender}{self.category}{self.item_id.replace('_', '')}{stem}"
@@ -51,9 +60,12 @@ def iuv_path(root: Path, img: InShopImage) -> Path | None:
     beside = img.path.with_name(img.path.stem + "_IUV.png")
     if beside.is_file():
         return beside
-    rel = img.path.relative_to(root / "Img")
-    anno = root / "Anno" / "dense pose" / "Img" / rel.parent / (img.path.stem + "_IUV.png")
-    return anno if anno.is_file() else None
+    for folder in IMG_FOLDERS:
+        if (root / folder) in img.path.parents:
+            rel = img.path.relative_to(root / folder)
+            anno = root / "Anno" / "dense pose" / "Img" / rel.parent / (img.path.stem + "_IUV.png")
+            return anno if anno.is_file() else None
+    return None
 
 
 def read_iuv(path) -> np.ndarray:
@@ -62,9 +74,7 @@ def read_iuv(path) -> np.ndarray:
     return arr[..., ::-1].copy()
 
 
-def scan_images(root: Path) -> tuple[list[InShopImage], list[str]]:
-    """All images under ROOT/Img in the In-shop naming scheme, plus names that did not fit it."""
-    img_root = require_dir(root / "Img", "the DeepFashion In-shop layout Img/<MEN|WOMEN>/<Category>/id_XXXXXXXX/")
+def _scan_tree(img_root: Path) -> tuple[list[InShopImage], list[str]]:
     images, odd = [], []
     for item_dir in sorted(img_root.glob("*/*/id_*")):
         if not item_dir.is_dir():
@@ -78,9 +88,44 @@ def scan_images(root: Path) -> tuple[list[InShopImage], list[str]]:
                 odd.append(str(f))
                 continue
             images.append(InShopImage(f, gender, category, item_dir.name, m.group(1), m.group(3).lower()))
+    return images, odd
+
+
+def _scan_flat(root: Path) -> tuple[list[InShopImage], list[str]]:
+    """The pose-transfer papers' layout: flattened names in ROOT/train and ROOT/test (or ROOT itself)."""
+    images, odd = [], []
+    folders = [root / "train", root / "test"] if (root / "train").is_dir() or (root / "test").is_dir() else [root]
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for f in sorted(folder.glob("fashion*")):
+            m = FLAT_RE.match(f.name)
+            if m is None:
+                odd.append(str(f))
+                continue
+            images.append(InShopImage(f, m.group(1), m.group(2), f"id_{m.group(3)}", m.group(4), m.group(6).lower()))
+    return images, odd
+
+
+def scan_images(root: Path) -> tuple[list[InShopImage], list[str]]:
+    """All photos of a DeepFashion In-shop folder, plus names that did not fit the naming scheme.
+
+    Accepts ``ROOT/Img`` (or ``img``, ``img_highres``) as ``<MEN|WOMEN>/<Category>/id_XXXXXXXX/<g>_<k>_<view>.jpg``,
+    or the pose-transfer papers' flattened ``ROOT/{train,test}/fashion<GENDER><Category>id<8 digits><g>_<k><view>.jpg``.
+    """
+    require_dir(root, "a DeepFashion In-shop folder")
+    for folder in IMG_FOLDERS:
+        if (root / folder).is_dir():
+            images, odd = _scan_tree(root / folder)
+            if not images:
+                raise DatasetError(f"{root / folder}: no images named <group>_<k>_<view>.jpg in "
+                                   f"<MEN|WOMEN>/<Category>/id_XXXXXXXX/ folders (DeepFashion In-shop layout)")
+            return images, odd
+    images, odd = _scan_flat(root)
     if not images:
-        raise DatasetError(f"{img_root}: no images named <group>_<k>_<view>.jpg in "
-                           f"<MEN|WOMEN>/<Category>/id_XXXXXXXX/ folders (DeepFashion In-shop layout)")
+        raise DatasetError(f"{root}: no DeepFashion In-shop photos; expected an Img/ folder laid out as "
+                           f"Img/<MEN|WOMEN>/<Category>/id_XXXXXXXX/<group>_<k>_<view>.jpg, or the pose-transfer "
+                           f"layout train/ and test/ with fashion<GENDER><Category>id<8 digits>..jpg files")
     return images, odd
 
 
