@@ -1,0 +1,362 @@
+"""``fashionstudio-cli``: the tools without the window, a folder in and a folder out.
+
+    fashionstudio-cli extract IN_DIR OUT_DIR [--model FILE] [--background #RRGGBB]
+    fashionstudio-cli match IN_DIR OUT_DIR --direction shoe2bag|bag2shoe [--model FILE] [--candidates N]
+    fashionstudio-cli pose SRC_IMG POSE OUT [--model FILE] [--coarse]
+    fashionstudio-cli generate OUT_DIR --seeds 0-15 [--psi 0.7] [--model FILE]
+    fashionstudio-cli models
+
+Every result is a PNG carrying its provenance (model file and hash, settings, source file) in its text chunks.
+Without ``--model`` the tool's default model is used, found where the app finds it. Exit codes: 0 all written,
+1 some inputs skipped (listed on stderr), 2 nothing could run (missing model, empty or unreadable folder,
+bad arguments). This module never imports Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_SKIPPED, EXIT_FAILED = 0, 1, 2
+MODEL_SUFFIX = ".safetensors"
+TOOLS = ("pose", "extract", "match", "generate")
+
+
+class CliError(Exception):
+    """A problem that stops the command; the message is printed as is."""
+
+
+# -- default models ----------------------------------------------------------------------------------------------
+# The same lookup as fashionstudio.gui.model_manager.default_model_path, written here against core.resources
+# because importing the GUI module would import Qt.
+
+def model_search_dirs() -> list[Path]:
+    """``$FASHIONSTUDIO_MODELS`` alone when set; else ``models/`` in each resources root, then the app-data one."""
+    env = os.environ.get("FASHIONSTUDIO_MODELS")
+    if env:
+        return [Path(env)]
+    from fashionstudio.core.applog import app_data_dir
+    from fashionstudio.core.resources import candidate_roots
+
+    return [root / "models" for root in candidate_roots()] + [app_data_dir() / "models"]
+
+
+def default_model_path(tool: str) -> Path | None:
+    """The default model file of ``tool`` (``<tool>.safetensors`` in the first search folder holding one)."""
+    for folder in model_search_dirs():
+        candidate = folder / f"{tool}{MODEL_SUFFIX}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _load_model(tool: str, path: str | None, device: str = "auto") -> Any:
+    from fashionstudio.core import registry
+    from fashionstudio.core.modelfile import ModelFileError, load_model_file, read_model_info
+
+    if path is None:
+        found = default_model_path(tool)
+        if found is None:
+            folders = ", ".join(str(d) for d in model_search_dirs())
+            raise CliError(f"No {tool} model found (looked for {tool}{MODEL_SUFFIX} in: {folders}). "
+                           f"Give one with --model FILE.")
+        model_path = found
+    else:
+        model_path = Path(path)
+    try:
+        family = read_model_info(model_path)["family"]
+        expected = registry.TOOL_FAMILY[tool]
+        if family != expected:
+            raise CliError(f"'{model_path.name}' is a {family} model, but the {tool} tool needs a {expected} model.")
+        return load_model_file(model_path, device=_device(device))
+    except ModelFileError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _device(preference: str) -> Any:
+    from fashionstudio.core.devices import pick_device
+
+    device, _, _ = pick_device(preference)
+    return device
+
+
+# -- commands ----------------------------------------------------------------------------------------------------
+
+def _progress(quiet: bool) -> Callable[[int, int, str], None] | None:
+    if quiet:
+        return None
+
+    def show(done: int, total: int, name: str) -> None:
+        print(f"[{done}/{total}] {name}", file=sys.stderr)
+
+    return show
+
+
+def _finish(report: Any, out_dir: Path, t0: float) -> int:
+    for name, reason in report.skipped:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    print(f"{report.summary()} Output: {out_dir} ({time.perf_counter() - t0:.1f} s)")
+    return EXIT_SKIPPED if report.skipped else EXIT_OK
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from fashionstudio.core.extract import GarmentExtractor
+    from fashionstudio.core.pipeline_common import parse_colour
+
+    try:
+        background = parse_colour(args.background)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    t0 = time.perf_counter()
+    extractor = GarmentExtractor(_load_model("extract", args.model, args.device))
+    return _finish(extractor.run_folder(args.in_dir, args.out_dir, background, progress=_progress(args.quiet)),
+                   Path(args.out_dir), t0)
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    from fashionstudio.core.match import MAX_CANDIDATES, StyleMatcher
+
+    if not 1 <= args.candidates <= MAX_CANDIDATES:
+        raise CliError(f"--candidates takes 1 to {MAX_CANDIDATES}, not {args.candidates}.")
+    t0 = time.perf_counter()
+    matcher = StyleMatcher(_load_model("match", args.model, args.device))
+    report = matcher.run_folder(args.in_dir, args.out_dir, args.direction, candidates=args.candidates,
+                                progress=_progress(args.quiet))
+    return _finish(report, Path(args.out_dir), t0)
+
+
+def _pose_frame(csv_path: Path, name: str, kp: Any) -> tuple[int, int]:
+    """The (h, w) frame a CSV pose's pixel keypoints live in: a thumbnail beside the CSV gives its aspect
+    (scaled up to hold the keypoints, as the Pose tab's library does); else the pose-transfer frame when they
+    fit it, else a frame just around them."""
+    import numpy as np
+    from PIL import Image
+
+    from fashionstudio.core.pose_transfer import STANDARD_FRAME
+    from fashionstudio.core.poses import visible
+
+    ok = kp[visible(kp)]
+    my, mx = (float(ok[:, 0].max()), float(ok[:, 1].max())) if ok.size else (0.0, 0.0)
+    for suffix in (".png", ".jpg", ".jpeg", ".webp"):
+        thumb = csv_path.parent / f"{Path(name).stem}{suffix}"
+        if thumb.is_file():
+            try:
+                with Image.open(thumb) as im:
+                    th, tw = im.height, im.width
+            except OSError:
+                break
+            k = max(1, math.ceil(max(my / th, mx / tw)))
+            return th * k, tw * k
+    if my < STANDARD_FRAME[0] and mx < STANDARD_FRAME[1]:
+        return STANDARD_FRAME
+    return int(np.ceil(my * 1.08)) + 1, int(np.ceil(mx * 1.08)) + 1
+
+
+def _read_target_pose(spec: str) -> tuple[str, Any, tuple[int, int]]:
+    """``POSE``: a pose name of the shipped library, a pose CSV (its first row), or ``FILE.csv:NAME``.
+    Returns (name, pixel keypoints, their frame)."""
+    from fashionstudio.core.poses import PoseFormatError, read_pose_csv
+
+    path, name = Path(spec), None
+    if not path.is_file() and ":" in spec and Path(spec.rsplit(":", 1)[0]).is_file():
+        path, name = Path(spec.rsplit(":", 1)[0]), spec.rsplit(":", 1)[1]
+    if not path.is_file():
+        from fashionstudio.core.resources import ResourceNotFoundError, resource_path
+
+        try:
+            path = resource_path("poses", "poses.csv")
+        except ResourceNotFoundError as exc:
+            raise CliError(f"'{spec}' is not a pose CSV file, and the pose library is missing ({exc}).") from None
+        name = spec
+    try:
+        rows = read_pose_csv(path)
+    except (PoseFormatError, UnicodeDecodeError) as exc:
+        raise CliError(f"'{path.name}' is not a pose CSV FashionStudio can read ({exc}).") from None
+    if not rows:
+        raise CliError(f"'{path.name}' holds no poses.")
+    if name is None:
+        name = next(iter(rows))
+    if name not in rows:
+        stems = {Path(k).stem: k for k in rows}
+        if name not in stems:
+            known = ", ".join(sorted(stems)[:20])
+            raise CliError(f"There is no pose '{name}' in {path.name} (it has: {known}).")
+        name = stems[name]
+    return Path(name).stem, rows[name], _pose_frame(path, name, rows[name])
+
+
+def cmd_pose(args: argparse.Namespace) -> int:
+    from fashionstudio.core.images import ImageLoadError, load_image
+    from fashionstudio.core.pipeline_common import result_provenance
+    from fashionstudio.core.pose_transfer import PoseInputError, PoseTransfer, normalise_keypoints, refit_pose
+    from fashionstudio.core.provenance import save_png_with_provenance
+
+    try:
+        photo = load_image(args.src_img)
+    except ImageLoadError as exc:
+        raise CliError(str(exc)) from None
+    pose_name, kp, frame = _read_target_pose(args.pose)
+    target = refit_pose(normalise_keypoints(kp, frame), frame[1] / frame[0], photo.width / photo.height)
+    model = _load_model("pose", args.model, args.device)
+    try:
+        result = PoseTransfer(model).run(photo, target)
+    except PoseInputError as exc:
+        raise CliError(str(exc)) from None
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        out = out.with_suffix(".png")
+    source = Path(args.src_img).name
+    written = [save_png_with_provenance(result.refined, out, result_provenance(
+        model, "pose", {"pose": pose_name, "stage": "refined"}, source))]
+    if args.coarse:
+        written.append(save_png_with_provenance(result.coarse, out.with_name(f"{out.stem}_coarse.png"),
+                                                result_provenance(model, "pose", {"pose": pose_name,
+                                                                                  "stage": "coarse"}, source)))
+    print("Wrote " + ", ".join(str(p) for p in written))
+    return EXIT_OK
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-15"``, ``"3,7,9"`` or a mix (``"0-3,10"``) -> non-negative seeds in order, without repeats."""
+    seeds: list[int] = []
+    try:
+        for part in (p.strip() for p in text.split(",")):
+            lo, _, hi = part.partition("-")
+            first, last = int(lo), int(hi) if hi else int(lo)
+            if first < 0 or last < first or last - first >= 100_000:
+                raise ValueError
+            seeds.extend(range(first, last + 1))
+    except ValueError:
+        raise CliError(f"'{text}' is not a list of seeds: write for example 0-15 or 3,7,42.") from None
+    return list(dict.fromkeys(seeds))
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    import torch
+
+    from fashionstudio.core.images import tensor_to_pil
+    from fashionstudio.core.latent import GenerateState, LatentSpace
+    from fashionstudio.core.pipeline_common import result_provenance
+    from fashionstudio.core.provenance import save_png_with_provenance
+
+    seeds = parse_seeds(args.seeds)
+    if not math.isfinite(args.psi):
+        raise CliError("--psi must be a number, for example 0.7.")
+    out_dir = Path(args.out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"The output folder '{out_dir}' cannot be created ({exc.strerror or exc}).") from None
+    t0 = time.perf_counter()
+    model = _load_model("generate", args.model, args.device)
+    G = model.networks["G"]
+    device = next(G.parameters()).device
+    space = LatentSpace(G, device=device)
+    base = GenerateState(psi=float(args.psi), model_sha256=model.sha256)
+    with torch.inference_mode():
+        for i, seed in enumerate(seeds):
+            state = base.with_seed(seed)
+            img = tensor_to_pil(G.synthesis(space.state_ws(state)))
+            path = save_png_with_provenance(img, out_dir / f"seed{seed:05d}.png",
+                                            result_provenance(model, "generate", state.to_dict(), None))
+            if not args.quiet:
+                print(f"[{i + 1}/{len(seeds)}] {path.name}", file=sys.stderr)
+    print(f"Wrote {len(seeds)} image{'s' if len(seeds) != 1 else ''}. Output: {out_dir} "
+          f"({time.perf_counter() - t0:.1f} s)")
+    return EXIT_OK
+
+
+def has_generate() -> bool:
+    """The generate command exists once the latent-space module is part of this version."""
+    return importlib.util.find_spec("fashionstudio.core.latent") is not None
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from fashionstudio.core.modelfile import ModelFileError, read_model_info
+
+    print("Model folders searched, first match wins: " + ", ".join(str(d) for d in model_search_dirs()))
+    for tool in TOOLS:
+        path = default_model_path(tool)
+        if path is None:
+            print(f"{tool:9s} none (open one in the app or pass --model)")
+            continue
+        try:
+            meta = read_model_info(path)
+            print(f"{tool:9s} {path}  [{meta['family']}, {meta['resolution']} px, {meta.get('name', path.stem)}]")
+        except ModelFileError as exc:
+            print(f"{tool:9s} {path}  UNUSABLE: {exc}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fashionstudio-cli",
+                                     description="FashionStudio's tools from the command line: a folder in, a folder out.")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
+                        help="where the networks run (default: the best available)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("extract", help="person photos -> garment catalogue images")
+    p.add_argument("in_dir", metavar="IN_DIR", help="folder of photos of dressed people")
+    p.add_argument("out_dir", metavar="OUT_DIR", help="folder for the garment images (created)")
+    p.add_argument("--model", metavar="FILE", help="a pixeldtgan model file (default: the extract model)")
+    p.add_argument("--background", default="#FFFFFF", metavar="#RRGGBB", help="output background colour")
+    p.add_argument("-q", "--quiet", action="store_true", help="no per-file progress")
+    p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("match", help="shoes -> matching handbags, or handbags -> shoes")
+    p.add_argument("in_dir", metavar="IN_DIR", help="folder of shoe (or handbag) photos")
+    p.add_argument("out_dir", metavar="OUT_DIR", help="folder for the matches (created)")
+    p.add_argument("--direction", required=True, choices=("shoe2bag", "bag2shoe"), help="what the inputs are")
+    p.add_argument("--model", metavar="FILE", help="a cyclegan model file (default: the match model)")
+    p.add_argument("--candidates", type=int, default=1, metavar="N",
+                   help="write the N best candidates per input (NAME.png, NAME_2.png, ...), ranked by round trip")
+    p.add_argument("-q", "--quiet", action="store_true", help="no per-file progress")
+    p.set_defaults(func=cmd_match)
+
+    p = sub.add_parser("pose", help="one photo + a target pose -> the same person in that pose")
+    p.add_argument("src_img", metavar="SRC_IMG", help="photo of a dressed person")
+    p.add_argument("pose", metavar="POSE_CSV_OR_NAME",
+                   help="a library pose name (e.g. walking), a pose CSV (first row) or FILE.csv:NAME")
+    p.add_argument("out", metavar="OUT", help="output PNG (the refined result)")
+    p.add_argument("--model", metavar="FILE", help="a pgpg model file (default: the pose model)")
+    p.add_argument("--coarse", action="store_true", help="also write the coarse stage as OUT_coarse.png")
+    p.set_defaults(func=cmd_pose)
+
+    if has_generate():
+        p = sub.add_parser("generate", help="new images from seeds (StyleGAN2)")
+        p.add_argument("out_dir", metavar="OUT_DIR", help="folder for seedNNNNN.png (created)")
+        p.add_argument("--seeds", required=True, help="seeds, e.g. 0-15 or 3,7,42")
+        p.add_argument("--psi", type=float, default=0.7, help="truncation psi (1 = no truncation; default 0.7)")
+        p.add_argument("--model", metavar="FILE", help="a stylegan2 model file (default: the generate model)")
+        p.add_argument("-q", "--quiet", action="store_true", help="no per-image progress")
+        p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("models", help="list the default models found")
+    p.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return int(args.func(args))
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except ValueError as exc:  # sentences from the pipelines (empty folder, output folder, ...)
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
