@@ -16,7 +16,8 @@ def main(argv: list[str]) -> int:
     from .atelier import KINDS, generate
     from .atelier.preview import write_preview
 
-    p = argparse.ArgumentParser(prog="python -m training synth", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m training synth",
+                                description="Write synthetic atelier datasets in the real dataset formats.")
     p.add_argument("kind", choices=[*KINDS, "all", "poses"])
     p.add_argument("out", type=Path)
     p.add_argument("--n", type=int, default=256, help="about how many images (see training.data.atelier)")
