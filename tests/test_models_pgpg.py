@@ -75,8 +75,10 @@ def test_pose_input_can_be_iuv_or_heatmaps_and_a_wrong_pose_is_explained():
 def test_fc_bottleneck_mixes_information_across_the_whole_map():
     """A change in one cell of G1's bottleneck input reaches every cell of its output (the FC's purpose)."""
     torch.manual_seed(0)
-    bottleneck = pgpg.build(pgpg.PRESETS["demo"], which=["G1"])["G1"].unet.bottleneck.eval()
-    x = torch.randn(1, 128, 8, 8)
+    cfg = pgpg.PRESETS["demo"]
+    bottleneck = pgpg.build(cfg, which=["G1"])["G1"].unet.bottleneck.eval()
+    side = cfg["resolution"] // 2 ** cfg["g1_blocks"]
+    x = torch.randn(1, cfg["g1_base"] * 2 ** cfg["g1_blocks"], side, side)
     moved = x.clone()
     moved[:, :, 0, 0] += 1.0
     with torch.no_grad():
