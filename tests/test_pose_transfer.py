@@ -11,7 +11,7 @@ from fashionstudio.core.modelfile import load_model_file, save_model_file
 from fashionstudio.core.pose_transfer import (
     EMPTY_POSE, IUV_MODEL_GOT_KEYPOINTS, KEYPOINT_MODEL_GOT_IUV, HeatmapRenderer, Letterbox, PoseInputError,
     PoseTransfer, border_colour, default_target_pose, heatmap_sigma, iuv_condition, letterbox, normalise_keypoints,
-    pixel_keypoints, read_iuv, refit_pose, run_pose_transfer, unletterbox,
+    iuv_preview, pixel_keypoints, read_iuv, refit_pose, run_pose_transfer, unletterbox,
 )
 from fashionstudio.core.poses import empty_pose, render_heatmaps
 from fashionstudio.models import pgpg
@@ -140,6 +140,9 @@ def test_iuv_targets_are_read_in_densepose_order_and_scaled_like_the_trainer():
     cond = iuv_condition(iuv, 32)
     assert cond.shape == (3, 32, 32) and cond.max() <= 1.0
     assert cond[0].max() == pytest.approx(2 / 24)
+    preview = np.asarray(iuv_preview(iuv))
+    assert tuple(preview[0, 0]) == (250, 250, 251)  # background stays light
+    assert np.abs(preview[20, 15].astype(int) - 250).max() > 40  # a body part is coloured
     with pytest.raises(PoseInputError, match="not a DensePose IUV map"):
         read_iuv(photo())
     with pytest.raises(PoseInputError, match="empty"):

@@ -196,6 +196,25 @@ def read_iuv(img: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def iuv_preview(iuv: np.ndarray, background: tuple[int, int, int] = (250, 250, 251)) -> Image.Image:
+    """A picture of an (I, U, V) map a person can read: each of the 24 body parts in its own colour, shaded by
+    U, on a light background (the raw file is nearly black to the eye)."""
+    parts = iuv[..., 0].astype(np.int64)
+    hues = (np.arange(IUV_PARTS + 1) * 0.61803) % 1.0  # golden-ratio steps: neighbouring parts differ
+    palette = np.stack([_hsv_to_rgb(h, 0.55, 0.9) for h in hues]).astype(np.float32)
+    rgb = palette[np.clip(parts, 0, IUV_PARTS)]
+    rgb *= (0.75 + 0.25 * iuv[..., 1:2].astype(np.float32) / 255.0)
+    rgb[parts == 0] = background
+    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
+
+
+def _hsv_to_rgb(h: float, s: float, v: float) -> tuple[float, float, float]:
+    import colorsys
+
+    r, g, b = colorsys.hsv_to_rgb(h, s, v)
+    return r * 255, g * 255, b * 255
+
+
 def iuv_condition(iuv: np.ndarray, resolution: int) -> np.ndarray:
     """(H, W, 3) uint8 IUV -> float32 (3, R, R) in [0, 1], letterboxed on black as the trainer does."""
     img = Image.fromarray(iuv)
@@ -338,6 +357,6 @@ def run_pose_transfer(model: Any, photo: Image.Image, target: Any) -> PoseResult
 __all__ = [
     "EMPTY_POSE", "HeatmapRenderer", "IUV_MODEL_GOT_KEYPOINTS", "KEYPOINT_MODEL_GOT_IUV", "Letterbox",
     "NUM_KEYPOINTS", "PoseInputError", "PoseResult", "PoseTransfer", "PreparedSource", "STANDARD_FRAME",
-    "border_colour", "default_target_pose", "heatmap_sigma", "iuv_condition", "letterbox", "normalise_keypoints",
+    "border_colour", "default_target_pose", "heatmap_sigma", "iuv_condition", "iuv_preview", "letterbox", "normalise_keypoints",
     "pixel_keypoints", "read_iuv", "refit_pose", "run_pose_transfer", "unletterbox",
 ]

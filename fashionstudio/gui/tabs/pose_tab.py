@@ -46,6 +46,17 @@ def _captioned(caption: str, widget: QWidget) -> QWidget:
     return box
 
 
+def _small_copy(img: Image.Image, longest: int) -> Image.Image:
+    """A quick reduced copy for drawing (box reduction first: a camera photo must not stall the GUI thread)."""
+    factor = max(1, max(img.size) // (2 * longest))
+    small = img.reduce(factor) if factor > 1 else img
+    scale = longest / max(small.size)
+    if scale < 1:
+        small = small.resize((max(1, round(small.width * scale)), max(1, round(small.height * scale))),
+                             Image.Resampling.BILINEAR)
+    return small
+
+
 class PoseTab(ToolTab):
     tool = "pose"
     title = "Pose"
@@ -209,17 +220,20 @@ class PoseTab(ToolTab):
         from fashionstudio.core.pose_transfer import read_iuv
 
         path = Path(path)
-        run_in_background(lambda: (read_iuv(load_image(path)), load_image(path)),
-                          lambda res: self.set_iuv_target(res[0], res[1], path.name),
+        def read() -> np.ndarray:
+            return read_iuv(load_image(path))
+
+        run_in_background(read, lambda iuv: self.set_iuv_target(iuv, name=path.name),
                           lambda exc: self._show_note(error_sentence(exc) if not isinstance(exc, PoseInputError)
                                                       else f"{path.name}: {exc}", error=True),
                           context=self)
 
-    def set_iuv_target(self, iuv: np.ndarray, picture: Image.Image | None = None, name: str = "IUV map") -> None:
+    def set_iuv_target(self, iuv: np.ndarray, name: str = "IUV map") -> None:
         """Use an (H, W, 3) uint8 (I, U, V) map as the target instead of the skeleton."""
+        from fashionstudio.core.pose_transfer import iuv_preview
+
         self._iuv, self._iuv_name = iuv, name
-        shown = picture if picture is not None else Image.fromarray(iuv[..., ::-1])
-        self.editor.set_backdrop(pil_to_qimage(shown), f"DensePose target: {name}")
+        self.editor.set_backdrop(pil_to_qimage(iuv_preview(iuv)), f"DensePose target: {name}")
         self._show_note(f"Target: the DensePose IUV map {name}. Pick or drag a pose to go back to the skeleton.")
         if self.model is not None and self.source_image() is not None:
             self.trigger()
@@ -343,6 +357,9 @@ class PoseTab(ToolTab):
         self.coarse_canvas.clear()
         if img is not None:
             self.editor.set_aspect(img.width / img.height)
+            self.editor.set_reference(pil_to_qimage(_small_copy(img, 480)))
+        else:
+            self.editor.set_reference(None)
         self._update_photo_pose_button()
         super().on_source_changed()
 

@@ -68,6 +68,7 @@ class PoseEditor(QWidget):
         self._coalesce: int | None = None  # joint whose keyboard/scripted moves merge into one undo step
         self._backdrop: QImage | None = None
         self._backdrop_caption = ""
+        self._reference: QImage | None = None  # the input photo, drawn faintly so the pose can be placed on it
         self.mirror = False
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
@@ -203,6 +204,11 @@ class PoseEditor(QWidget):
         """Show ``image`` (e.g. a DensePose IUV target) in the frame instead of the skeleton; None removes it."""
         self._backdrop = image
         self._backdrop_caption = caption
+        self.update()
+
+    def set_reference(self, image: QImage | None) -> None:
+        """Draw ``image`` (the input photo, small) faintly under the mannequin; None removes it."""
+        self._reference = image
         self.update()
 
     def has_backdrop(self) -> bool:
@@ -373,6 +379,11 @@ class PoseEditor(QWidget):
             self._draw_hint(p, self._backdrop_caption or "DensePose IUV target")
             p.end()
             return
+        if self._reference is not None:
+            p.save()
+            p.setOpacity(0.22)
+            p.drawImage(frame, self._reference)
+            p.restore()
         self._draw_silhouette(p, frame)
         self._draw_skeleton(p, frame)
         if self._hover is not None and self._dragging is None:
