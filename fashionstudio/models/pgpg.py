@@ -48,6 +48,7 @@ from fashionstudio.models.blocks import (
     ConvNormAct,
     PatchGAN,
     SameConv,
+    UpConv,
     init_gan_weights,
     make_act,
     make_norm,
@@ -98,14 +99,13 @@ class DecoderBlock(nn.Module):
     def __init__(self, c_in: int) -> None:
         super().__init__()
         c = c_in // 2
-        self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
-        self.reduce = SameConv(c_in, c, 2, shift="after")
+        self.up = UpConv(c_in, c, 2, shift="after")
         self.fuse = ConvNormAct(c_in, c, 3, norm="batch", act="lrelu")
         self.refine = nn.Sequential(SameConv(c, c, 2, shift="before"),
                                     make_norm("batch", c), make_act("lrelu"))
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        x = self.reduce(self.up(x))
+        x = self.up(x)
         return self.refine(self.fuse(torch.cat([x, skip], dim=1)))
 
 
