@@ -162,7 +162,7 @@ def test_drop_a_shoe_get_a_bag_then_toggle_to_bag_to_shoe(tab, qtbot, tmp_path):
     qtbot.waitUntil(lambda: tab.match_result() is not None, timeout=10_000)
     assert dominant(tab.result_image()) == "red"  # G_AB ran
     assert dominant(tab.round_trip_canvas.image()) == "blue"  # and G_BA brought it back
-    assert "difference" in tab.round_trip_label.text()
+    assert f"Difference {tab.match_result().best.round_trip_l1:.3f}" in tab.round_trip_label.text()
     assert len(tab.candidate_buttons) == 4 and tab.candidate_buttons[0].isChecked()
 
     tab.direction_buttons["bag2shoe"].click()

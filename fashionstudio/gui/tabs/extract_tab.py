@@ -7,6 +7,8 @@ folder in the background, with progress, cancel and a list of the files it skipp
 
 from __future__ import annotations
 
+import html
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QColorDialog, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QToolButton, QWidget,
@@ -23,13 +25,15 @@ from PySide6.QtWidgets import (
 from fashionstudio.gui.tool_tab import ToolTab
 from fashionstudio.gui.workers import error_sentence, run_in_background
 
+log = logging.getLogger(__name__)
+
 # Catalogue backgrounds designers ask for: studio white, warm ivory, pale grey, greige, soft blush, black.
 SWATCHES: tuple[tuple[str, str], ...] = (
     ("#FFFFFF", "White"), ("#F6F1E7", "Ivory"), ("#E9EBEE", "Pale grey"),
     ("#D8CFC4", "Greige"), ("#F3DEDA", "Blush"), ("#1D1F23", "Black"),
 )
 PANEL_STYLE = """
-QLabel#sectionLabel { color: #4a4f57; font-weight: 600; padding-top: 6px; }
+QLabel#sectionLabel { color: #4a4f57; font-weight: 600; }
 QLabel#hintLabel { color: #6b717b; }
 QLabel#batchSummary { color: #3d4248; }
 QToolButton#swatch { border: 1px solid #cfd3da; border-radius: 15px; }
@@ -111,6 +115,7 @@ class ExtractTab(ToolTab):
         self.export_button.clicked.connect(self._export_dialog)
         lay.addWidget(self.export_button)
 
+        lay.addSpacing(8)
         label = QLabel("Batch")
         label.setObjectName("sectionLabel")
         lay.addWidget(label)
@@ -132,7 +137,8 @@ class ExtractTab(ToolTab):
         self.batch_summary = QLabel()
         self.batch_summary.setObjectName("batchSummary")
         self.batch_summary.setWordWrap(True)
-        self.batch_summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.batch_summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.batch_summary.setOpenExternalLinks(True)
         self.batch_summary.hide()
         lay.addWidget(self.batch_summary)
         self._show_background()
@@ -293,12 +299,19 @@ class ExtractTab(ToolTab):
     def _batch_done(self, report: Any) -> None:
         self._batch_finished()
         self.last_batch_report = report
-        text = report.summary()
+        out_dir = report.written[0].parent if report.written else None
+        parts = [html.escape(report.summary())]
+        if out_dir is not None:
+            parts.append(f'<a href="{QUrl.fromLocalFile(str(out_dir)).toString()}">Open the output folder</a>')
         if report.skipped:
-            text += "\n" + "\n".join(f"• {reason}" for _, reason in report.skipped[:8])
-            if len(report.skipped) > 8:
-                text += f"\n• … and {len(report.skipped) - 8} more (see the log)."
-        self._show_batch_text(text, error=bool(report.skipped))
+            items = "".join(f"<li>{html.escape(reason)}</li>" for _, reason in report.skipped[:8])
+            more = f"<li>… and {len(report.skipped) - 8} more.</li>" if len(report.skipped) > 8 else ""
+            parts.append(f'<ul style="margin-left: -24px; color: #b3261e;">{items}{more}</ul>')
+        for name, reason in report.skipped:
+            log.warning("batch extract skipped %s: %s", name, reason)
+        self.batch_summary.setText("<br>".join(parts[:2]) + (parts[2] if len(parts) > 2 else ""))
+        self.batch_summary.setStyleSheet("")
+        self.batch_summary.show()
         self.status_message.emit(report.summary())
 
     def _batch_failed(self, exc: BaseException) -> None:
@@ -308,7 +321,7 @@ class ExtractTab(ToolTab):
         self.status_message.emit(message)
 
     def _show_batch_text(self, text: str, *, error: bool = False) -> None:
-        self.batch_summary.setText(text)
+        self.batch_summary.setText(html.escape(text))
         self.batch_summary.setStyleSheet("color: #b3261e;" if error else "")
         self.batch_summary.show()
 

@@ -24,9 +24,10 @@ from fashionstudio.gui.tool_tab import ToolTab
 
 DIRECTION_LABELS = (("shoe2bag", "Shoe → Bag"), ("bag2shoe", "Bag → Shoe"))
 INPUT_KIND = {"shoe2bag": "shoe", "bag2shoe": "handbag"}
+SHORT = {"shoe": "shoe", "handbag": "bag"}
 THUMB = 76
 PANEL_STYLE = """
-QLabel#sectionLabel { color: #4a4f57; font-weight: 600; padding-top: 6px; }
+QLabel#sectionLabel { color: #4a4f57; font-weight: 600; }
 QLabel#hintLabel { color: #6b717b; }
 QPushButton#segment { padding: 7px 6px; border: 1px solid #cfd3da; background: #f7f8fa; color: #3d4248; }
 QPushButton#segment:checked { background: #3b6fd8; border-color: #3b6fd8; color: white; font-weight: 600; }
@@ -95,6 +96,7 @@ class MatchTab(ToolTab):
             self.direction_buttons[key] = button
         lay.addLayout(row)
 
+        lay.addSpacing(6)
         count_row = QHBoxLayout()
         label = QLabel("Candidates")
         label.setObjectName("sectionLabel")
@@ -181,7 +183,7 @@ class MatchTab(ToolTab):
         self.source_canvas.set_placeholder(f"Drop a {kind} here")
         self.result_canvas.set_placeholder(f"The matching {other} appears here")
         self.round_trip_caption.setToolTip(f"{kind} → {other} → {kind}: the match translated back")
-        self._trip_path = f"{kind} → {other} → {kind}"
+        self._trip_path = f"{SHORT[kind]} → {SHORT[other]} → {SHORT[kind]}"
         if self._match is None:
             self.round_trip_label.setText(self._trip_path)
         self.hint_label.setText(f"The photo is read as a {kind}; switch the toggle if it shows a {other}.")
@@ -221,8 +223,8 @@ class MatchTab(ToolTab):
         c = self._match.candidates[index]
         self.result_canvas.set_image(c.output)
         self.round_trip_canvas.set_image(c.round_trip)
-        self.round_trip_label.setText(f"{self._trip_path}\ndifference {c.round_trip_l1:.3f}, "
-                                      f"{faithfulness_words(c.round_trip_l1)}")
+        self.round_trip_label.setText(f"{self._trip_path}\nDifference {c.round_trip_l1:.3f}\n"
+                                      f"{faithfulness_words(c.round_trip_l1).capitalize()}")
         for i, b in enumerate(self.candidate_buttons):
             b.setChecked(i == index)
         self.result_changed.emit()
