@@ -217,9 +217,12 @@ def _load_target(target: Path, tmpdir: Path) -> tuple[Any, Path | None, dict[str
     return model, None, model.meta.get("training", {}).get("config")
 
 
-def _dataset(run_cfg: dict[str, Any] | None, family: str, run_dir: Path | None, data: str | None, split: str,
-             resolution: int) -> tuple[Any, dict[str, Any]]:
-    """The evaluation dataset and a description of it (kind, path, split) for the report and the cache key."""
+def _dataset(run_cfg: dict[str, Any] | None, family: str, arch: dict[str, Any], run_dir: Path | None,
+             data: str | None, split: str, resolution: int, scratch: Path) -> tuple[Any, dict[str, Any]]:
+    """The evaluation dataset and a description of it (kind, path, split) for the report and the cache key.
+
+    A model file trained on generated atelier data (and evaluated without --data) regenerates that data, which is
+    deterministic for the run's seed, in ``scratch``."""
     from training.config import config_from_dict
 
     raw = dict(run_cfg or {"family": family, "preset": "demo"})
@@ -234,21 +237,24 @@ def _dataset(run_cfg: dict[str, Any] | None, family: str, run_dir: Path | None, 
     elif run_cfg is None:
         raise EvaluationError("This model file does not record its training data: pass --data KIND:PATH.")
     raw["data"] = data_cfg
-    kind = data_cfg.get("kind") or "atelier"
-    if kind == "atelier":
-        # The run generated its own atelier data; the trainer's adapter knows where and of which kind.
-        cfg = config_from_dict(raw, source="the model's training config")
-        try:
-            from training.trainers import data_adapter
-        except ImportError:
-            raise EvaluationError("This model was trained on generated atelier data; pass --data KIND:PATH to "
-                                  "evaluate it on a dataset folder.") from None
-        dataset = data_adapter.family_dataset(cfg, run_dir if run_dir is not None else Path(tempfile.gettempdir()),
-                                              split)
+    cfg = config_from_dict(raw, source="the model's training config")
+    try:
+        from training.trainers import data_adapter
+    except ImportError:  # the trainer package is optional for evaluating a model on a dataset folder
+        data_adapter = None
+    if data_adapter is not None:
+        # The trainer's adapter picks the family's reader, its options, and the atelier folder of a run.
+        dataset = data_adapter.family_dataset(cfg, run_dir if run_dir is not None else scratch, split, arch=arch)
+    elif cfg.data.kind == "atelier":
+        raise EvaluationError("This model was trained on generated atelier data; pass --data KIND:PATH to "
+                              "evaluate it on a dataset folder.")
     else:
         from training.data import make_dataset
 
-        dataset = make_dataset(kind, data_cfg.get("path", ""), split, resolution, **(data_cfg.get("options") or {}))
+        options = dict(cfg.data.options)
+        if family == "pgpg":
+            options.setdefault("pose", "iuv" if arch.get("pose_channels") == 3 else "heatmaps")
+        dataset = make_dataset(cfg.data.kind, cfg.data.path, split, resolution, **options)
     base = dataset
     while not hasattr(base, "root") and hasattr(base, "dataset"):
         base = base.dataset
@@ -293,7 +299,8 @@ def evaluate(target: str | Path, *, n: int = 1000, features: str = "atelier", da
             raise EvaluationError(str(exc)) from None
         spec = spec_for(model.family)
         split = split or spec.real_split
-        dataset, data_info = _dataset(run_cfg, model.family, run_dir, data, split, model.resolution)
+        dataset, data_info = _dataset(run_cfg, model.family, model.config, run_dir, data, split,
+                                      model.resolution, Path(tmp) / "run")
         model.to(device)
         body = evaluate_networks(model.networks, model.family, model.config, dataset, n=n, extractor=extractor,
                                  classifier=classifier, batch_size=batch_size, seed=seed, device=device,
