@@ -60,8 +60,29 @@ def light_palette() -> QPalette:
     return pal
 
 
+def choose_platform() -> str | None:
+    """On Linux without any display, fall back to Qt's offscreen platform instead of aborting.
+
+    Qt aborts the process when no platform plugin can start (no X11/Wayland display); a headless machine should
+    still run the app (for --screenshot, --self-test, or a remote session), and say plainly what happened.
+    """
+    if os.environ.get("QT_QPA_PLATFORM") or not sys.platform.startswith("linux"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    print(
+        "FashionStudio: no display found (DISPLAY and WAYLAND_DISPLAY are unset), so the window is drawn "
+        "offscreen. Run it under a desktop session or `xvfb-run` to see it.",
+        file=sys.stderr,
+    )
+    return "offscreen"
+
+
 def create_app(argv: list[str] | None = None) -> QApplication:
     """Return the QApplication (created if needed) with FashionStudio's names and look."""
+    if QApplication.instance() is None and choose_platform():
+        log.warning("no display: using the offscreen platform")
     app = QApplication.instance() or QApplication(list(sys.argv if argv is None else argv))
     app.setOrganizationName(fashionstudio.ORG_NAME)
     app.setApplicationName(fashionstudio.APP_NAME)
