@@ -183,6 +183,10 @@ def check_bundle(out: Path, flavour: str) -> None:
         problems += [str(p.relative_to(out)) for p in internal.rglob("libtorch_cuda*")]
     if not (internal / "resources" / "icons" / "fashionstudio.png").exists():
         problems.append("resources/icons missing")
+    # Package data the trainer reads (preset configs), as pip installed it into the build venv.
+    for config in (REPO / "training" / "configs").glob("*/*.toml"):
+        if not (internal / config.relative_to(REPO)).exists():
+            problems.append(f"trainer preset {config.relative_to(REPO)} missing")
     for model in (bundle_rules.source_resources_dir(REPO) / "models").glob("*.safetensors"):
         if not (internal / "resources" / "models" / model.name).exists():
             problems.append(f"demo model {model.name} missing")

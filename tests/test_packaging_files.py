@@ -206,7 +206,7 @@ def test_spec_names_files_that_exist():
     assert (PACKAGING / "macos" / "Info.plist").exists() and '"Info.plist"' in spec
     for name in re.findall(r'"(fashionstudio\.(?:ico|icns))"', spec):
         assert (ICONS / name).exists()
-    assert 'datas=[(str(RESOURCES), "resources")]' in spec
+    assert 'datas=[(str(RESOURCES), "resources")] + collect_data_files("fashionstudio")' in spec
 
 
 def test_bundle_rules_drop_test_binaries_and_cuda_only_from_the_cpu_flavour():
