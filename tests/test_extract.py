@@ -234,3 +234,12 @@ def test_bad_inputs_leave_the_tab_usable(tab, qtbot, tmp_path):
     _drop(tab.source_canvas, good)
     qtbot.waitUntil(lambda: tab.result_image() is not None, timeout=10_000)
     assert tab.result_image().size == (32, 32)
+
+
+def test_background_choice_is_remembered_by_the_next_tab(qtbot):
+    first = ExtractTab(ModelManager("cpu"))
+    qtbot.addWidget(first)
+    first.set_background((216, 207, 196))
+    second = ExtractTab(ModelManager("cpu"))
+    qtbot.addWidget(second)
+    assert second.background() == (216, 207, 196) and second.swatch_buttons["#D8CFC4"].isChecked()

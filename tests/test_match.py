@@ -207,3 +207,14 @@ def test_bad_inputs_leave_the_match_tab_usable(tab, qtbot, tmp_path):
     tab.set_source_image(shoe())
     qtbot.waitUntil(lambda: tab.match_result() is not None, timeout=10_000)
     assert dominant(tab.result_image()) == "red"
+
+
+def test_direction_and_candidate_count_are_remembered(qtbot):
+    first = MatchTab(ModelManager("cpu"))
+    qtbot.addWidget(first)
+    first.direction_buttons["bag2shoe"].click()
+    first.candidates_spin.setValue(3)
+    second = MatchTab(ModelManager("cpu"))
+    qtbot.addWidget(second)
+    assert second.direction() == "bag2shoe" and second.direction_buttons["bag2shoe"].isChecked()
+    assert second.candidates_spin.value() == 3 and "handbag" in second.source_canvas.placeholder()

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QColorDialog, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QToolButton, QWidget,
 )
 
+from fashionstudio.gui.app import create_settings
 from fashionstudio.gui.tool_tab import ToolTab
 from fashionstudio.gui.workers import error_sentence, run_in_background
 
@@ -63,7 +64,8 @@ class ExtractTab(ToolTab):
 
     def __init__(self, manager: Any, parent: QWidget | None = None) -> None:
         super().__init__(manager, parent)
-        self._background: tuple[int, int, int] = (255, 255, 255)
+        self._settings = create_settings()
+        self._background: tuple[int, int, int] = self._remembered_background()
         self._extract: Any = None  # the last ExtractResult (re-composited when the background changes)
         self._batch_future: Future | None = None
         self._batch_cancel = threading.Event()
@@ -145,6 +147,11 @@ class ExtractTab(ToolTab):
         self.result_changed.connect(lambda: self.export_button.setEnabled(self.result_image() is not None))
 
     # -- background colour ----------------------------------------------------------------------------------------
+    def _remembered_background(self) -> tuple[int, int, int]:
+        """The colour chosen in the last session (white when none, or when the setting is damaged)."""
+        colour = QColor(str(self._settings.value("extract/background", "#FFFFFF")))
+        return (colour.red(), colour.green(), colour.blue()) if colour.isValid() else (255, 255, 255)
+
     def background(self) -> tuple[int, int, int]:
         return self._background
 
@@ -154,6 +161,7 @@ class ExtractTab(ToolTab):
 
         self._background = tuple(int(v) for v in rgb)  # type: ignore[assignment]
         self._show_background()
+        self._settings.setValue("extract/background", QColor(*self._background).name())
         if self._extract is not None:
             self._extract.background = self._background
             self._extract.garment = composite(self._extract.raw, self._extract.mask, self._background)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from fashionstudio.gui.canvas import ImageCanvas, pil_to_qimage
+from fashionstudio.gui.app import create_settings
 from fashionstudio.gui.tool_tab import ToolTab
 
 DIRECTION_LABELS = (("shoe2bag", "Shoe → Bag"), ("bag2shoe", "Bag → Shoe"))
@@ -63,7 +64,9 @@ class MatchTab(ToolTab):
 
     def __init__(self, manager: Any, parent: QWidget | None = None) -> None:
         super().__init__(manager, parent)
-        self._direction = "shoe2bag"
+        self._settings = create_settings()
+        remembered = str(self._settings.value("match/direction", "shoe2bag"))
+        self._direction = remembered if remembered in INPUT_KIND else "shoe2bag"
         self._trip_path = ""
         self._match: Any = None  # the last MatchResult
         self._chosen = 0
@@ -104,9 +107,13 @@ class MatchTab(ToolTab):
         count_row.addStretch(1)
         self.candidates_spin = QSpinBox()
         self.candidates_spin.setRange(1, 8)
-        self.candidates_spin.setValue(4)
+        try:
+            count = int(self._settings.value("match/candidates", 4))
+        except (TypeError, ValueError):  # a damaged setting falls back to the default
+            count = 4
+        self.candidates_spin.setValue(min(8, max(1, count)))
         self.candidates_spin.setToolTip("How many variations of the input to offer, ranked by round-trip agreement.")
-        self.candidates_spin.valueChanged.connect(lambda _: self._rerun())
+        self.candidates_spin.valueChanged.connect(self._on_count_changed)
         count_row.addWidget(self.candidates_spin)
         lay.addLayout(count_row)
 
@@ -171,6 +178,7 @@ class MatchTab(ToolTab):
         check_direction(direction)
         changed = direction != self._direction
         self._direction = direction
+        self._settings.setValue("match/direction", direction)
         self._show_direction()
         if changed:
             self._rerun()
@@ -187,6 +195,10 @@ class MatchTab(ToolTab):
         if self._match is None:
             self.round_trip_label.setText(self._trip_path)
         self.hint_label.setText(f"The photo is read as a {kind}; switch the toggle if it shows a {other}.")
+
+    def _on_count_changed(self, count: int) -> None:
+        self._settings.setValue("match/candidates", count)
+        self._rerun()
 
     def _rerun(self) -> None:
         if self.model is not None and self.source_image() is not None:
