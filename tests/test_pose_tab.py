@@ -35,8 +35,22 @@ def model_files(tmp_path_factory):
             "iuv": tiny_pose_model(folder / "pose_iuv.safetensors", pose_channels=3)}
 
 
+_open_tabs: list[PoseTab] = []
+
+
+@pytest.fixture(autouse=True)
+def _shut_tabs_down(qtbot):  # after qtbot, so it tears down first
+    """Stop each tab's worker and model loads before Qt deletes the widgets (as the window does on close)."""
+    yield
+    while _open_tabs:
+        tab = _open_tabs.pop()
+        tab.shutdown()
+        tab.manager.shutdown()
+
+
 def make_tab(qtbot, model_path=None) -> PoseTab:
     tab = PoseTab(ModelManager("cpu"))
+    _open_tabs.append(tab)
     qtbot.addWidget(tab)
     tab.resize(1100, 700)
     tab.show()
@@ -235,3 +249,17 @@ def test_self_test_runs_one_inference(qtbot, model_files, monkeypatch):
     monkeypatch.setattr(tab.manager, "model_path", lambda key: model_files["keypoints"])
     report = tab.self_test(timeout_s=20)
     assert report["status"] == "ok", report
+
+
+def test_undoing_the_photo_brings_back_its_aspect_and_both_results(qtbot, model_files):
+    tab = make_tab(qtbot, model_files["keypoints"])
+    tab.set_source_image(photo((90, 150)))
+    wait_idle(qtbot, tab)
+    coarse_a, refined_a = tab.coarse_canvas.image(), tab.result_canvas.image()
+    tab.set_source_image(photo((150, 90), backdrop=(40, 40, 40)))
+    wait_idle(qtbot, tab)
+    assert tab.editor.aspect() == pytest.approx(150 / 90)
+    tab.source_canvas.setFocus()
+    assert tab.undo()
+    assert tab.source_image().size == (90, 150) and tab.editor.aspect() == pytest.approx(90 / 150)
+    assert tab.coarse_canvas.image() is coarse_a and tab.result_canvas.image() is refined_a

@@ -69,6 +69,7 @@ class PoseTab(ToolTab):
         self._iuv: np.ndarray | None = None          # (H, W, 3) uint8 I, U, V when the target is an IUV map
         self._iuv_name: str | None = None
         self._shown_pose: np.ndarray | None = None   # the target pose of the result on screen
+        self._coarse_history: list[Image.Image | None] = []  # beside the base's (photo, refined) history
         self._build_pose_ui()
         from fashionstudio.core.resources import ResourceNotFoundError, resource_path
 
@@ -205,7 +206,11 @@ class PoseTab(ToolTab):
         return True
 
     def _update_photo_pose_button(self) -> None:
-        self.photo_pose_button.setEnabled(self.library.pose_of_photo(self.source_path) is not None)
+        known = self.library.pose_of_photo(self.source_path) is not None
+        if known and not self.photo_pose_button.isEnabled():
+            self._show_note(f"{self.source_path.name} has an annotated pose: \"Use this photo's pose\" starts "
+                            "from it.")
+        self.photo_pose_button.setEnabled(known)
 
     def _on_pose_changed(self, final: bool) -> None:
         if self._iuv is not None:
@@ -372,11 +377,21 @@ class PoseTab(ToolTab):
         super()._on_busy_changed(busy)
         self.coarse_canvas.set_busy("Working…" if busy and not self.coarse_canvas.has_image() else None)
 
+    def _push_history(self) -> None:
+        super()._push_history()
+        self._coarse_history.append(self.coarse_canvas.image())
+        del self._coarse_history[:-len(self._history)]  # the base keeps a bounded history
+
     def undo(self) -> bool:
         """Ctrl+Z in the editor undoes pose edits (the editor claims it); elsewhere, the photo as usual."""
         if self.editor.hasFocus() and self.editor.undo():
             return True
         done = super().undo()
-        if done and self.result_canvas.image() is None:
-            self.coarse_canvas.clear()
+        if done:
+            self.coarse_canvas.set_image(self._coarse_history.pop() if self._coarse_history else None)
+            img = self.source_image()
+            if img is not None:
+                self.editor.set_aspect(img.width / img.height)
+                self.editor.set_reference(pil_to_qimage(_small_copy(img, 480)))
+            self._update_photo_pose_button()
         return done
