@@ -243,3 +243,17 @@ def test_background_choice_is_remembered_by_the_next_tab(qtbot):
     second = ExtractTab(ModelManager("cpu"))
     qtbot.addWidget(second)
     assert second.background() == (216, 207, 196) and second.swatch_buttons["#D8CFC4"].isChecked()
+
+
+def test_outline_blended_with_the_backdrop_leaves_no_light_fringe_on_a_dark_background():
+    garment, backdrop = np.array([30, 60, 160]), np.array([252, 252, 250])
+    arr = np.empty((32, 32, 3), np.uint8)
+    arr[:] = backdrop
+    arr[7:25, 7:25] = np.round((garment + backdrop) / 2)  # a one-pixel ring, half garment, half backdrop
+    arr[8:24, 8:24] = garment
+    raw = Image.fromarray(arr)
+    mask = np.asarray(garment_mask(raw))
+    assert 100 < mask[7, 16] < 155  # about half transparent
+    out = np.asarray(composite(raw, garment_mask(raw), (0, 0, 0)), np.float32)
+    assert np.abs(out[7, 16] - garment / 2).max() <= 3  # half the garment over black, not a light line
+    assert tuple(out[0, 0]) == (0, 0, 0) and tuple(out[16, 16]) == tuple(garment)

@@ -51,21 +51,36 @@ class ExtractResult:
         return {"background": colour_hex(self.background)}
 
 
+def model_backdrop(raw: Image.Image) -> np.ndarray:
+    """The generated image's backdrop colour (float RGB): its border median when light (a model's off-white),
+    else pure white."""
+    ref = np.array(backdrop_colour(raw), dtype=np.float32)
+    return ref if ref.min() >= 200 else np.full(3, 255.0, dtype=np.float32)
+
+
 def garment_mask(raw: Image.Image) -> Image.Image:
     """Estimate the garment's mask ("L", 255 = garment) from a generated image on a near-white backdrop.
 
-    The backdrop colour is the border median when it is light (a model's off-white), else pure white. Only
-    backdrop-coloured pixels connected to the border count as backdrop, so light parts inside the garment stay.
+    Only backdrop-coloured pixels connected to the border count as backdrop, so light parts inside the garment
+    stay. The garment's outline pixels, which the generator blends with the backdrop, get a partial alpha: how
+    far they are from the backdrop relative to the garment pixels next to them.
     """
     arr = np.asarray(raw.convert("RGB"), dtype=np.float32)
-    ref = np.array(backdrop_colour(raw), dtype=np.float32)
-    if ref.min() < 200:  # the border is not a light backdrop: measure against white
-        ref = np.full(3, 255.0, dtype=np.float32)
-    dist = np.abs(arr - ref).max(axis=2)
-    candidate = dist < HARD
-    outside = _connected_to_border(candidate)
-    edge = np.clip((dist - SOFT) / (HARD - SOFT), 0.0, 1.0)
-    alpha = np.where(outside, edge, 1.0)
+    dist = np.abs(arr - model_backdrop(raw)).max(axis=2)
+    outside = _connected_to_border(dist < HARD)
+    alpha = np.where(outside, np.clip((dist - SOFT) / (HARD - SOFT), 0.0, 1.0), 1.0)
+    inside_dist = np.where(outside, 0.0, dist)
+    padded_out, padded_in = np.pad(outside, 1), np.pad(inside_dist, 1)
+    h, w = dist.shape
+    touches_outside = np.zeros_like(outside)
+    local_max = np.zeros_like(dist)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            window = (slice(1 + dy, 1 + dy + h), slice(1 + dx, 1 + dx + w))
+            touches_outside |= padded_out[window]
+            local_max = np.maximum(local_max, padded_in[window])
+    outline = ~outside & touches_outside
+    alpha[outline] = np.clip(dist[outline] / np.maximum(local_max[outline], 1.0), 0.0, 1.0)
     return Image.fromarray(np.round(alpha * 255).astype(np.uint8), "L")
 
 
@@ -86,8 +101,17 @@ def _connected_to_border(mask: np.ndarray) -> np.ndarray:
 
 
 def composite(raw: Image.Image, mask: Image.Image, background: RGB) -> Image.Image:
-    """The garment of ``raw`` (where ``mask`` says so) over a plain ``background`` colour."""
-    return Image.composite(raw.convert("RGB"), Image.new("RGB", raw.size, tuple(background)), mask)
+    """The garment of ``raw`` over a plain ``background`` colour, where ``mask`` says so.
+
+    Partly transparent pixels are un-mixed from the model's backdrop first (``raw = a*garment + (1-a)*backdrop``),
+    so a garment on a dark background gets no light fringe: ``out = raw + (1-a) * (background - backdrop)``.
+    """
+    arr = np.asarray(raw.convert("RGB"), dtype=np.float32)
+    a = np.asarray(mask, dtype=np.float32)[..., None] / 255.0
+    bg = np.array(background, dtype=np.float32)
+    out = arr + (1.0 - a) * (bg - model_backdrop(raw))
+    out = np.where(a > 0, out, bg)  # pure backdrop becomes exactly the chosen colour
+    return Image.fromarray(np.clip(np.round(out), 0, 255).astype(np.uint8), "RGB")
 
 
 class GarmentExtractor:
