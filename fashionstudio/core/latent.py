@@ -522,7 +522,9 @@ class FastSynthesis:
     def __init__(self, G: Any, dtype: torch.dtype = torch.float32) -> None:
         syn = G.synthesis_network
         self.num_ws, self.resolution, self.dtype = int(G.num_ws), int(G.resolution), dtype
-        with torch.no_grad():
+        # Normal (not inference) tensors even when built inside inference_mode: projection backpropagates
+        # through them.
+        with torch.inference_mode(False), torch.no_grad():
             self.const = syn.const.detach().to(dtype).clone()
             self.first = self._styled(syn.conv, in_gain=1.0)
             self.first_rgb = self._modconv(syn.torgb.conv, _SQRT2)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -643,9 +644,16 @@ class GenerateTab(ToolTab):
         if not self._walk:
             self._push_state()
         x0, y0 = (self._walk[-1] if self._walk else (self.state.x, self.state.y))
-        tx, ty = max(0, round(x0) + dx), max(0, round(y0) + dy)
+        def target(v: float, d: int) -> int:  # the next lattice point in direction d (from between seeds too)
+            if d > 0:
+                return math.floor(v) + 1
+            if d < 0:
+                return max(0, math.ceil(v) - 1)
+            return round(v)
+
+        tx, ty = target(x0, dx), target(y0, dy)
         self._walk = [(x0 + (tx - x0) * (i + 1) / ARROW_FRAMES, y0 + (ty - y0) * (i + 1) / ARROW_FRAMES)
-                      for i in range(ARROW_FRAMES)]
+                      for i in range(ARROW_FRAMES - 1)] + [(float(tx), float(ty))]
         self._walk_timer.start()
 
     def _walk_step(self) -> None:
@@ -853,7 +861,8 @@ class GenerateTab(ToolTab):
     def _projection_progress(self, step: Any) -> None:
         if self._projection_cancel is None or self._projection_cancel.is_set():
             return
-        self.project_progress.setValue(int(100 * step.step / step.steps))
+        self.project_progress.setRange(0, step.steps)
+        self.project_progress.setValue(step.step)
         self.project_status.setText(f"Step {step.step} of {step.steps} · difference {step.loss:.3f}")
         if step.preview is not None:
             self.result_canvas.set_image(step.preview)

@@ -1,0 +1,241 @@
+"""The Generate tab with a tiny random StyleGAN2 loaded through the model manager (pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, PngImagePlugin
+
+from fashionstudio.core.modelfile import save_model_file
+from fashionstudio.gui.model_manager import ModelManager
+from fashionstudio.gui.tabs.generate_tab import GenerateTab
+from fashionstudio.gui.widgets.seed_grid import PAGE_SIZE
+from fashionstudio.models.stylegan2 import build
+
+TINY = {"preset": "demo", "resolution": 16, "z_dim": 32, "w_dim": 32, "mapping_layers": 2,
+        "channel_base": 256, "channel_max": 32}
+WAIT_MS = 15_000
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    torch.manual_seed(2)
+    G = build(TINY, which=["G"])["G"].eval()
+    with torch.no_grad():
+        for m in G.modules():
+            if hasattr(m, "noise_const"):
+                m.noise_strength.fill_(0.2)
+        G.w_avg.copy_(G.mapping(torch.randn(1000, G.z_dim)).mean(0))
+    path = tmp_path_factory.mktemp("models") / "tiny_sg2.safetensors"
+    return save_model_file(path, "stylegan2", {"G": G}, TINY, resolution=16, name="Tiny SG2")
+
+
+@pytest.fixture
+def tab(qtbot, model_path):
+    manager = ModelManager("cpu")
+    tab = GenerateTab(manager)
+    qtbot.addWidget(tab)
+    tab.resize(1100, 700)
+    tab.show()
+    tab.open_model(model_path)
+    qtbot.waitUntil(lambda: tab.sliders.count() >= 10 and tab.result_image() is not None and not tab.is_busy(),
+                    timeout=WAIT_MS)
+    yield tab
+    tab.shutdown()
+
+
+def pixels(img: Image.Image) -> np.ndarray:
+    return np.asarray(img.convert("RGB"), dtype=np.int16)
+
+
+def settle(qtbot, tab) -> None:
+    qtbot.waitUntil(lambda: not tab.is_busy(), timeout=WAIT_MS)
+    qtbot.wait(20)
+    qtbot.waitUntil(lambda: not tab.is_busy(), timeout=WAIT_MS)
+
+
+def test_sliders_come_from_the_model_and_change_the_image(qtbot, tab):
+    assert tab.sliders.count() >= 10
+    before = pixels(tab.result_image())
+    tab.set_slider_value(0, 2.5)
+    settle(qtbot, tab)
+    assert tab._shown_state.directions[0].value == 2.5
+    assert np.abs(pixels(tab.result_image()) - before).mean() > 0.5
+    tab.reset_sliders()
+    settle(qtbot, tab)
+    assert np.array_equal(pixels(tab.result_image()), before)
+    # GANSpace as the other source of directions
+    tab.method_combo.setCurrentIndex(tab.method_combo.findData("ganspace"))
+    qtbot.waitUntil(lambda: tab.sliders.directions()[0].source == "ganspace", timeout=WAIT_MS)
+    assert tab.sliders.count() >= 10
+
+
+def test_seed_grid_fills_and_a_click_edits_that_seed(qtbot, tab):
+    qtbot.waitUntil(lambda: tab.seed_grid.filled_count() == PAGE_SIZE, timeout=WAIT_MS)
+    tab.seed_grid.seed_chosen.emit(5)
+    settle(qtbot, tab)
+    assert tab._shown_state.seed == 5 and tab.seed_spin.value() == 5
+    tab.seed_grid.first_spin.setValue(PAGE_SIZE)
+    qtbot.waitUntil(lambda: tab.seed_grid.filled_count() == PAGE_SIZE, timeout=WAIT_MS)
+    assert tab.seed_grid.seeds()[0] == PAGE_SIZE
+
+
+def test_export_then_reopen_restores_state_and_image(qtbot, tab, tmp_path):
+    tab.set_seed(7)
+    tab.psi_slider.setValue(55)
+    tab.mix_check.setChecked(True)
+    tab.mix_seed_spin.setValue(3)
+    tab.mix_preset.setCurrentIndex(tab.mix_preset.findData("middle"))
+    tab.noise_slider.setValue(40)
+    tab.sliders.rename(1, "sleeve length")
+    tab.set_slider_value(1, -1.3)
+    settle(qtbot, tab)
+    exported_state = tab._shown_state
+    out = tab.export_result(tmp_path / "look.png")
+    saved = pixels(Image.open(out))
+    assert np.array_equal(saved, pixels(tab.result_image()))
+
+    tab.set_seed(12)
+    tab.psi_slider.setValue(100)
+    tab.mix_check.setChecked(False)
+    tab.reset_sliders()
+    settle(qtbot, tab)
+    assert not np.array_equal(pixels(tab.result_image()), saved)
+
+    tab.open_image(out)
+    qtbot.waitUntil(lambda: tab._shown_state is not None and tab._shown_state.seed == 7 and not tab.is_busy(),
+                    timeout=WAIT_MS)
+    settle(qtbot, tab)
+    s = tab._shown_state
+    assert (s.seed, s.psi, s.mix_seed, s.mix_layers, s.noise_strength) == \
+        (7, 0.55, 3, exported_state.mix_layers, 0.4)
+    assert tab.psi_slider.value() == 55 and tab.mix_check.isChecked() and tab.noise_slider.value() == 40
+    assert tab.sliders.directions()[1].name == "sleeve length" and tab.sliders.value(1) == pytest.approx(-1.3)
+    assert np.abs(pixels(tab.result_image()) - saved).max() <= 1
+
+
+def test_interpolation_strip_starts_and_ends_at_the_kept_images(qtbot, tab, tmp_path):
+    tab.set_seed(1)
+    settle(qtbot, tab)
+    a = pixels(tab.result_image())
+    tab.keep_current("A")
+    tab.set_seed(2)
+    tab.set_slider_value(0, 1.0)
+    settle(qtbot, tab)
+    b = pixels(tab.result_image())
+    tab.frames_spin.setValue(6)
+    tab.keep_current("B")  # both kept: the strip is made
+    qtbot.waitUntil(lambda: len(tab.strip.frames()) == 6, timeout=WAIT_MS)
+    frames = tab.strip.frames()
+    assert np.abs(pixels(frames[0]) - a).max() <= 1 and np.abs(pixels(frames[-1]) - b).max() <= 1
+    assert not np.array_equal(pixels(frames[2]), a)
+    written = []
+    tab.export_animation(tmp_path / "walk.gif", on_done=written.append)
+    qtbot.waitUntil(lambda: bool(written), timeout=WAIT_MS)
+    with Image.open(written[0]) as im:
+        assert im.n_frames >= 6
+
+
+def test_walking_between_seeds_blends_their_w(qtbot, tab):
+    tab.set_seed(3)
+    settle(qtbot, tab)
+    start = pixels(tab.result_image())
+    tab.move_to(3.5, 0.0)
+    settle(qtbot, tab)
+    assert tab._shown_state.x == 3.5 and not np.array_equal(pixels(tab.result_image()), start)
+    tab.walk(1, 0)
+    qtbot.waitUntil(lambda: tab._shown_state.x == 4.0 and not tab._walk, timeout=WAIT_MS)
+    assert tab.seed_spin.value() == 4
+
+
+def test_projection_runs_with_progress_and_can_be_cancelled(qtbot, tab, tmp_path):
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (40, 30), (200, 60, 90)).save(photo)
+    tab.steps_spin.setValue(1000)
+    tab.open_image(photo)
+    qtbot.waitUntil(lambda: tab.project_progress.value() > 0, timeout=WAIT_MS)
+    tab.cancel_projection()
+    assert not tab.is_projecting()
+    settle(qtbot, tab)
+    assert tab.state.base_ws is None and "cancelled" in tab.project_status.text()
+
+    tab.steps_spin.setValue(12)
+    tab.start_projection(Image.open(photo))
+    qtbot.waitUntil(lambda: tab.state.base_ws is not None, timeout=WAIT_MS)
+    settle(qtbot, tab)
+    assert tab._shown_state.base_ws is not None and tab.state.psi == 1.0
+    projected = pixels(tab.result_image())
+    tab.set_slider_value(2, 2.0)  # the same sliders edit the projection
+    settle(qtbot, tab)
+    assert np.abs(pixels(tab.result_image()) - projected).mean() > 0.1
+
+
+def test_bad_inputs_give_a_message_and_leave_the_tab_usable(qtbot, tab, tmp_path):
+    messages = []
+    tab.status_message.connect(messages.append)
+    notes = tmp_path / "notes.png"
+    notes.write_text("this is not an image")
+    tab.open_image(notes)
+    qtbot.waitUntil(lambda: tab.result_canvas.error_text() is not None, timeout=WAIT_MS)
+    assert "notes.png" in tab.result_canvas.error_text()
+
+    damaged = tmp_path / "damaged.png"
+    meta = PngImagePlugin.PngInfo()
+    meta.add_text("fashionstudio", '{"tool": "generate", "settings": {"state": {"kind": "fashionstudio-gene')
+    meta.add_text("settings", "{broken")
+    Image.new("RGB", (16, 16)).save(damaged, pnginfo=meta)
+    tab.open_image(damaged)
+    qtbot.waitUntil(lambda: "damaged" in (tab.result_canvas.error_text() or ""), timeout=WAIT_MS)
+    assert any("damaged" in m for m in messages)
+
+    wrong = tmp_path / "wrong_model.png"
+    meta = PngImagePlugin.PngInfo()
+    state = json.loads(json.dumps({"tool": "generate", "settings": {"state": tab._snapshot().to_dict()}}))
+    state["settings"]["state"]["base_ws"] = {"dtype": "<f4", "shape": [3, 3], "b64": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}
+    meta.add_text("fashionstudio", json.dumps(state))
+    Image.new("RGB", (16, 16)).save(wrong, pnginfo=meta)
+    tab.open_image(wrong)
+    qtbot.waitUntil(lambda: "different model" in (tab.result_canvas.error_text() or ""), timeout=WAIT_MS)
+
+    bad_set = tmp_path / "set.json"
+    bad_set.write_text('{"kind": "fashionstudio-directions", "directions": [{"name": "x"}]}')
+    assert tab.load_direction_set(bad_set) is False
+    assert any("set.json" in m for m in messages)
+
+    before = pixels(tab.result_image())
+    tab.set_slider_value(0, -2.0)
+    settle(qtbot, tab)
+    assert tab.result_canvas.error_text() is None
+    assert np.abs(pixels(tab.result_image()) - before).mean() > 0.5
+
+
+def test_direction_set_save_load_and_undo(qtbot, tab, tmp_path):
+    tab.sliders.rename(0, "hem length")
+    path = tab.save_direction_set(tmp_path / "mine.json")
+    tab.recompute_directions()
+    qtbot.waitUntil(lambda: tab.sliders.directions()[0].name != "hem length", timeout=WAIT_MS)
+    assert tab.load_direction_set(path)
+    assert tab.sliders.directions()[0].name == "hem length"
+    tab.set_seed(9)
+    settle(qtbot, tab)
+    tab.set_seed(10)
+    settle(qtbot, tab)
+    assert tab.undo()
+    settle(qtbot, tab)
+    assert tab._shown_state.seed == 9
+
+
+def test_self_test_renders(qtbot, tab):
+    report = tab.self_test(timeout_s=20)
+    assert report["status"] == "ok", report
