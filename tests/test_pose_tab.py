@@ -263,3 +263,18 @@ def test_undoing_the_photo_brings_back_its_aspect_and_both_results(qtbot, model_
     assert tab.undo()
     assert tab.source_image().size == (90, 150) and tab.editor.aspect() == pytest.approx(90 / 150)
     assert tab.coarse_canvas.image() is coarse_a and tab.result_canvas.image() is refined_a
+
+
+def test_a_photo_from_a_dataset_folder_finds_its_annotation_csv(qtbot, tmp_path):
+    tab = make_tab(qtbot)
+    root = tmp_path / "inshop"
+    item = root / "Img" / "WOMEN" / "Dresses" / "id_00000001"
+    item.mkdir(parents=True)
+    kp = np.array([(10 + 7 * i, 20 + (i % 4) * 5) for i in range(18)], np.float32)
+    write_pose_csv(root / "fasion-resize-annotation-test.csv", {"fashionWOMENDressesid0000000101_1front.jpg": kp})
+    img_path = item / "01_1_front.jpg"
+    photo((88, 128)).save(img_path)
+    tab.open_image(img_path)
+    qtbot.waitUntil(tab.photo_pose_button.isEnabled, timeout=10_000)
+    assert tab.use_photo_pose()
+    assert np.allclose(tab.target_pose(), normalise_keypoints(kp, (128, 88)))

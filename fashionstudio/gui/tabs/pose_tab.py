@@ -366,6 +366,8 @@ class PoseTab(ToolTab):
         else:
             self.editor.set_reference(None)
         self._update_photo_pose_button()
+        if self.source_path is not None:
+            self.library.index_dataset_of(self.source_path, self._update_photo_pose_button)
         super().on_source_changed()
 
     def _on_model_ready(self, key: str, model: Any) -> None:

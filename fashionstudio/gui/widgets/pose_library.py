@@ -199,6 +199,7 @@ class PoseLibrary(QListWidget):
         self.annotations: dict[str, np.ndarray] = {}
         self._poses: list[LibraryPose] = []
         self._pending = 0
+        self._indexed: set[Path] = set()
         self.itemClicked.connect(self._on_item)
         self.itemActivated.connect(self._on_item)
 
@@ -253,6 +254,33 @@ class PoseLibrary(QListWidget):
             self.loaded.emit()
 
         run_in_background(lambda: read_pose_file(path, path.name), done, fail, context=self)
+
+    def index_dataset_of(self, photo_path: str | Path, on_done=None) -> None:
+        """Look for a dataset's keypoint CSV (``*annotation*.csv``) in the photo's folder and up to five folders
+        above it, and index its rows (no thumbnails) in the background; each file is read once."""
+        photo_path = Path(photo_path)
+        known = set(self._indexed)
+
+        def find_and_read() -> dict[str, np.ndarray]:
+            rows: dict[str, np.ndarray] = {}
+            for folder in list(photo_path.parents)[:6]:
+                for csv in sorted(folder.glob("*annotation*.csv")):
+                    if csv in known:
+                        continue
+                    known.add(csv)
+                    try:
+                        rows.update(read_pose_csv(csv))
+                    except (PoseFormatError, UnicodeDecodeError, OSError):
+                        log.info("not a pose CSV: %s", csv)
+            return rows
+
+        def done(rows: dict[str, np.ndarray]) -> None:
+            self._indexed |= known
+            self.annotations.update(rows)
+            if on_done is not None:
+                on_done()
+
+        run_in_background(find_and_read, done, context=self)
 
     def add_poses(self, poses: list[LibraryPose]) -> None:
         for pose in poses:
