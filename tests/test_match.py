@@ -218,3 +218,11 @@ def test_direction_and_candidate_count_are_remembered(qtbot):
     qtbot.addWidget(second)
     assert second.direction() == "bag2shoe" and second.direction_buttons["bag2shoe"].isChecked()
     assert second.candidates_spin.value() == 3 and "handbag" in second.source_canvas.placeholder()
+
+
+def test_a_photo_dropped_before_the_model_gets_its_result_when_the_model_arrives(tab, qtbot, tmp_path):
+    tab.set_source_image(shoe())
+    assert tab.match_result() is None and not tab.run_button.isEnabled()
+    tab.open_model(match_model(tmp_path / "m.safetensors"))
+    qtbot.waitUntil(lambda: tab.match_result() is not None, timeout=10_000)
+    assert dominant(tab.result_image()) == "red"
