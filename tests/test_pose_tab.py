@@ -278,3 +278,20 @@ def test_a_photo_from_a_dataset_folder_finds_its_annotation_csv(qtbot, tmp_path)
     qtbot.waitUntil(tab.photo_pose_button.isEnabled, timeout=10_000)
     assert tab.use_photo_pose()
     assert np.allclose(tab.target_pose(), normalise_keypoints(kp, (128, 88)))
+
+
+def test_mirroring_the_last_pose_and_imported_csvs_are_remembered(qtbot, tmp_path):
+    tab = make_tab(qtbot)
+    tab.mirror_box.setChecked(True)
+    tab.set_joint(R_WRIST, 0.2, 0.3)
+    tab.editor.set_pose(tab.editor.pose())  # a finished edit is what gets remembered
+    csv = tmp_path / "mine.csv"
+    write_pose_csv(csv, {"a.jpg": np.full((18, 2), 40, np.float32)})
+    tab.library.import_csv(csv)
+    qtbot.waitUntil(lambda: "mine.csv" in tab.note(), timeout=10_000)
+    tab._settings.sync()
+
+    again = make_tab(qtbot)
+    qtbot.waitUntil(lambda: any(p.origin == "mine.csv" for p in again.library.poses()), timeout=10_000)
+    assert again.mirror_box.isChecked() and again.editor.mirror
+    assert again.target_pose()[R_WRIST] == pytest.approx((0.3, 0.2), abs=1e-4)

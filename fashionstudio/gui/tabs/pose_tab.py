@@ -11,6 +11,7 @@ the photo's frame and runs, ``target_pose()`` returns the pose as normalised (y,
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,39 @@ class PoseTab(ToolTab):
         except (ResourceNotFoundError, ValueError):
             folder = None
         self.library.load_folder(folder)
+        self._restore_settings()
+
+    # -- remembered between launches -------------------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        """Mirroring, the last target pose and the imported CSVs come back (a damaged value is ignored)."""
+        from fashionstudio.gui.app import create_settings
+
+        self._settings = create_settings()
+        self.mirror_box.setChecked(str(self._settings.value("pose/mirror", "false")).lower() == "true")
+        try:
+            saved = json.loads(str(self._settings.value("pose/last_pose", "")))
+            pose = np.asarray(saved["pose"], np.float32).reshape(18, 2)
+            if np.isfinite(pose).all() and (pose <= 1.0).all():
+                self.editor.set_pose(refit_pose(pose, float(saved["aspect"]), self.editor.aspect()),
+                                     undoable=False)
+        except (ValueError, KeyError, TypeError):
+            pass
+        for path in self._imported_csvs():
+            if Path(path).is_file():
+                self.library.import_csv(path)
+
+    def _imported_csvs(self) -> list[str]:
+        value = self._settings.value("pose/imported", [])
+        paths = [value] if isinstance(value, str) else list(value or [])
+        return [str(p) for p in paths if p]
+
+    def _remember_import(self, path: str | Path) -> None:
+        paths = [p for p in self._imported_csvs() if p != str(path)] + [str(path)]
+        self._settings.setValue("pose/imported", paths[-5:])
+
+    def _remember_pose(self) -> None:
+        self._settings.setValue("pose/last_pose", json.dumps(
+            {"aspect": self.editor.aspect(), "pose": np.round(self.editor.pose(), 5).tolist()}))
 
     # -- layout ----------------------------------------------------------------------------------------------------
     def _build_pose_ui(self) -> None:
@@ -118,6 +152,7 @@ class PoseTab(ToolTab):
         self.library.pose_picked.connect(self.use_library_pose)
         self.library.problem.connect(self._show_note)
         self.library.loaded.connect(self._update_photo_pose_button)
+        self.library.imported.connect(self._remember_import)
         lay.addWidget(self.library, 1)
 
         buttons = QHBoxLayout()
@@ -158,6 +193,8 @@ class PoseTab(ToolTab):
 
     def _set_mirror(self, on: bool) -> None:
         self.editor.set_mirror(on)
+        if hasattr(self, "_settings"):
+            self._settings.setValue("pose/mirror", on)
 
     def _show_note(self, text: str, *, error: bool = False) -> None:
         self.note_label.setText(text)
@@ -213,6 +250,8 @@ class PoseTab(ToolTab):
         self.photo_pose_button.setEnabled(known)
 
     def _on_pose_changed(self, final: bool) -> None:
+        if final and hasattr(self, "_settings"):
+            self._remember_pose()
         if self._iuv is not None:
             self.clear_iuv_target()  # a skeleton edit means the skeleton is the target again
         if self.model is not None and self.source_image() is not None:

@@ -181,6 +181,7 @@ class PoseLibrary(QListWidget):
     ``problem(str)`` with a sentence when a file cannot be read; ``loaded()`` when a load finished."""
 
     pose_picked = Signal(object)
+    imported = Signal(str)  # path of a CSV imported successfully
     problem = Signal(str)
     loaded = Signal()
 
@@ -244,6 +245,7 @@ class PoseLibrary(QListWidget):
             self.add_poses(shown)
             more = f" ({len(shown)} shown)" if len(shown) < len(rows) else ""
             self.problem.emit(f"Imported {len(rows)} poses from {path.name}{more}.")
+            self.imported.emit(str(path))
             self.loaded.emit()
 
         def fail(exc: BaseException) -> None:
