@@ -244,19 +244,23 @@ def _read_header(path: Path) -> dict[str, Any]:
     if size == 0:
         raise ModelFileError(f"'{path.name}' is empty (0 bytes): the download or copy did not finish.")
     with open(path, "rb") as f:
-        head = f.read(8)
-        if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+        head = f.read(9)
+        # A safetensors header is 8 length bytes then '{'. Checking that first matters: a length whose low byte
+        # is 0x80 would otherwise look like the start of a pickle.
+        looks_safetensors = len(head) == 9 and head[8:9] == b"{"
+        if not looks_safetensors and _is_pickle(head):
             raise ModelFileError(
                 f"'{path.name}' is a PyTorch pickle (torch.save), which could run code when opened, so "
                 "FashionStudio does not open it. Convert it with 'python -m training export'."
             )
-        if len(head) < 8:
+        if len(head) < 9:
             raise ModelFileError(f"'{path.name}' is not a model file (it is only {size} bytes long).")
-        (n,) = struct.unpack("<Q", head)
-        if n < 2 or n > _MAX_HEADER:
+        (n,) = struct.unpack("<Q", head[:8])
+        if not looks_safetensors or n < 2 or n > _MAX_HEADER:
             raise ModelFileError(f"'{path.name}' is not a FashionStudio model file (no safetensors header).")
         if n > size - 8:
             raise ModelFileError(f"'{path.name}' is damaged: it is cut short (an interrupted copy or download?).")
+        f.seek(8)
         raw = f.read(n)
     try:
         header = json.loads(raw.decode("utf-8"))
@@ -265,3 +269,8 @@ def _read_header(path: Path) -> dict[str, Any]:
     if not isinstance(header, dict):
         raise ModelFileError(f"'{path.name}' is not a FashionStudio model file (unexpected header).")
     return header
+
+
+def _is_pickle(head: bytes) -> bool:
+    """torch.save writes a zip archive (new format) or a raw pickle (legacy); both start recognisably."""
+    return head.startswith(b"PK\x03\x04") or (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"))
