@@ -15,9 +15,8 @@ from PySide6.QtWidgets import QApplication
 
 from fashionstudio.core.extract import GarmentExtractor, composite, garment_mask
 from fashionstudio.core.modelfile import load_model_file, save_model_file
-from fashionstudio.core.pipeline_common import (
-    WrongModelError, backdrop_colour, letterbox_to_square, list_images, parse_colour, undo_letterbox,
-)
+from fashionstudio.core.letterbox import backdrop_colour, letterbox, unletterbox
+from fashionstudio.core.pipeline_common import WrongModelError, list_images, parse_colour
 from fashionstudio.core.provenance import read_provenance
 from fashionstudio.gui.model_manager import ModelManager
 from fashionstudio.gui.tabs.extract_tab import ExtractTab
@@ -71,11 +70,11 @@ def person(size=(48, 80), backdrop=(232, 228, 222)) -> Image.Image:
 
 def test_letterbox_keeps_aspect_on_the_photos_backdrop_and_undoes():
     photo = person((40, 80))
-    square, fit = letterbox_to_square(photo, 32)
+    square, fit = letterbox(photo, 32)
     assert square.size == (32, 32)
     assert fit.box == (8, 0, 24, 32)  # 40x80 -> 16x32, centred
     assert square.getpixel((0, 16)) == (232, 228, 222)  # pad is the photo's backdrop, not black
-    back = undo_letterbox(square, fit, original_size=True)
+    back = unletterbox(square, fit, original_size=True)
     assert back.size == (40, 80)
     diff = np.abs(np.asarray(back, np.int16) - np.asarray(photo, np.int16)).mean()
     assert diff < 12  # only resampling blur

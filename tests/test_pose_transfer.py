@@ -10,7 +10,7 @@ from PIL import Image
 from fashionstudio.core.modelfile import load_model_file, save_model_file
 from fashionstudio.core.pose_transfer import (
     EMPTY_POSE, IUV_MODEL_GOT_KEYPOINTS, KEYPOINT_MODEL_GOT_IUV, HeatmapRenderer, Letterbox, PoseInputError,
-    PoseTransfer, border_colour, default_target_pose, heatmap_sigma, iuv_condition, letterbox, normalise_keypoints,
+    PoseTransfer, backdrop_colour, default_target_pose, heatmap_sigma, iuv_condition, letterbox, normalise_keypoints,
     iuv_preview, pixel_keypoints, read_iuv, refit_pose, run_pose_transfer, unletterbox,
 )
 from fashionstudio.core.poses import empty_pose, render_heatmaps
@@ -45,8 +45,8 @@ def model(tmp_path_factory):
     return load_model_file(tiny_pose_model(tmp_path_factory.mktemp("m") / "pose.safetensors"), device="cpu")
 
 
-def test_border_colour_ignores_a_figure_touching_the_edge():
-    assert border_colour(photo(backdrop=(221, 214, 205))) == (221, 214, 205)
+def test_backdrop_colour_ignores_a_figure_touching_the_edge():
+    assert backdrop_colour(photo(backdrop=(221, 214, 205))) == (221, 214, 205)
 
 
 @pytest.mark.parametrize("size", [(90, 150), (150, 90), (64, 64), (37, 200)])
@@ -63,12 +63,12 @@ def test_letterbox_round_trip_keeps_the_photo_and_its_aspect(size):
     # The padding is the photo's backdrop, not black.
     if size[0] != size[1]:
         corner = square.getpixel((0, 0)) if size[0] < size[1] else square.getpixel((0, 0))
-        assert corner == border_colour(img)
+        assert corner == backdrop_colour(img)
 
 
 def test_keypoints_land_where_the_photo_lands_in_the_square():
     box = Letterbox(100, 200, 64)  # a tall photo: 32 x 64 in the middle of the square
-    assert box.box_in_model() == (16, 0, 48, 64)
+    assert box.box == (16, 0, 48, 64)
     pose = np.full((18, 2), -1, np.float32)
     pose[0] = (0.5, 0.5)   # the photo's centre -> the square's centre
     pose[1] = (0.0, 0.0)   # its top-left corner -> the box's corner (pixel edges, so -0.5 in centres)

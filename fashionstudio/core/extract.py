@@ -26,10 +26,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from fashionstudio.core.pipeline_common import (
-    RGB, BatchReport, backdrop_colour, check_family, colour_hex, letterbox_to_square, process_folder,
-    run_generator,
-)
+from fashionstudio.core.letterbox import RGB, backdrop_colour, letterbox
+from fashionstudio.core.pipeline_common import BatchReport, check_family, colour_hex, process_folder, run_generator
 
 FAMILY = "pixeldtgan"
 WHITE: RGB = (255, 255, 255)
@@ -125,7 +123,7 @@ class GarmentExtractor:
 
     def run(self, photo: Image.Image, background: RGB = WHITE) -> ExtractResult:
         """Extract the garment of ``photo`` onto ``background``. Call inside ``torch.inference_mode()``."""
-        square, _ = letterbox_to_square(photo, self.resolution)
+        square, _ = letterbox(photo, self.resolution)
         (raw,) = run_generator(self.G, [square])
         mask = garment_mask(raw)
         return ExtractResult(composite(raw, mask, background), raw, mask, tuple(background))  # type: ignore[arg-type]

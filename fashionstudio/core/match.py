@@ -26,9 +26,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
-from fashionstudio.core.pipeline_common import (
-    RGB, BatchReport, check_family, letterbox_to_square, process_folder, run_generator,
-)
+from fashionstudio.core.letterbox import RGB, letterbox
+from fashionstudio.core.pipeline_common import BatchReport, check_family, process_folder, run_generator
 
 FAMILY = "cyclegan"
 # direction -> (forward generator, backward generator, what comes out)
@@ -148,7 +147,7 @@ class StyleMatcher:
     def translate(self, photo: Image.Image, direction: str) -> Image.Image:
         """One translation of the photo as given (no round trip, no candidates)."""
         forward, _ = self._nets(direction)
-        square, _ = letterbox_to_square(photo, self.resolution)
+        square, _ = letterbox(photo, self.resolution)
         return run_generator(forward, [square])[0]
 
     def run(self, photo: Image.Image, direction: str, candidates: int = 4) -> MatchResult:
@@ -160,7 +159,7 @@ class StyleMatcher:
         forward, backward = self._nets(direction)
         if not 1 <= candidates <= MAX_CANDIDATES:
             raise ValueError(f"Ask for 1 to {MAX_CANDIDATES} candidates, not {candidates}.")
-        square, _ = letterbox_to_square(photo, self.resolution)
+        square, _ = letterbox(photo, self.resolution)
         fill = tuple(int(v) for v in np.asarray(square)[0, 0])
         variations = VARIATIONS[:1] if candidates == 1 else VARIATIONS
         inputs = [v.apply(square, fill) for v in variations]  # type: ignore[arg-type]

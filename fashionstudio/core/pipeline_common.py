@@ -24,12 +24,12 @@ from PIL import Image
 
 import fashionstudio
 from fashionstudio.core.images import pil_to_tensor, tensor_to_pil
+from fashionstudio.core.letterbox import RGB
 from fashionstudio.core.modelfile import ModelFileError
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
-RGB = tuple[int, int, int]
 
 
 class WrongModelError(ModelFileError):
@@ -42,57 +42,6 @@ def check_family(model: Any, family: str, tool: str) -> None:
         raise WrongModelError(
             f"'{model.path.name}' is a {model.family} model, but the {tool} tool needs a {family} model."
         )
-
-
-def backdrop_colour(img: Image.Image) -> RGB:
-    """The photo's backdrop: the per-channel median of its outermost ring of pixels (a foot or a strap
-    touching the edge does not change a median)."""
-    arr = np.asarray(img.convert("RGB") if img.mode != "RGB" else img)
-    t = max(1, min(arr.shape[:2]) // 64)  # a slightly thicker ring on large photos
-    ring = np.concatenate([arr[:t].reshape(-1, 3), arr[-t:].reshape(-1, 3),
-                           arr[:, :t].reshape(-1, 3), arr[:, -t:].reshape(-1, 3)])
-    return tuple(int(v) for v in np.median(ring, axis=0))  # type: ignore[return-value]
-
-
-@dataclass(frozen=True)
-class SquareFit:
-    """Where a ``width`` x ``height`` photo sits inside the ``resolution`` square: scaled to fit (aspect kept),
-    centred, in the rectangle ``box`` = (left, top, right, bottom) in square pixels."""
-
-    width: int
-    height: int
-    resolution: int
-
-    @property
-    def box(self) -> tuple[int, int, int, int]:
-        k = self.resolution / max(self.width, self.height)
-        w = min(self.resolution, max(1, round(self.width * k)))
-        h = min(self.resolution, max(1, round(self.height * k)))
-        left, top = (self.resolution - w) // 2, (self.resolution - h) // 2
-        return left, top, left + w, top + h
-
-
-def letterbox_to_square(img: Image.Image, resolution: int, fill: RGB | None = None) -> tuple[Image.Image, SquareFit]:
-    """Fit ``img`` (any aspect ratio) into a ``resolution`` square on ``fill`` (default: its backdrop colour,
-    so the padding looks like more studio backdrop rather than a bar the network never saw)."""
-    img = img.convert("RGB") if img.mode != "RGB" else img
-    fit = SquareFit(img.width, img.height, int(resolution))
-    left, top, right, bottom = fit.box
-    size = (right - left, bottom - top)
-    # Resize first, pad after: cheaper for a big photo than padding it at full size.
-    small = img if img.size == size else img.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
-    square = Image.new("RGB", (fit.resolution, fit.resolution), fill if fill is not None else backdrop_colour(small))
-    square.paste(small, (left, top))
-    return square, fit
-
-
-def undo_letterbox(square: Image.Image, fit: SquareFit, *, original_size: bool = False) -> Image.Image:
-    """Cut the photo's region back out of a square result (at the square's detail, or scaled back to the
-    photo's own size with ``original_size``)."""
-    if square.size != (fit.resolution, fit.resolution):
-        square = square.resize((fit.resolution, fit.resolution), Image.Resampling.BICUBIC)
-    out = square.crop(fit.box)
-    return out.resize((fit.width, fit.height), Image.Resampling.BICUBIC) if original_size else out
 
 
 def network_device(net: Any) -> Any:

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from fashionstudio.core.letterbox import Letterbox, backdrop_colour, letterbox, unletterbox
 from fashionstudio.core.poses import NUM_KEYPOINTS, as_pose, visible
 
 # DensePose IUV files store B = part index I (0..24), G = U*255, R = V*255 (Detectron's cv2.imwrite).
@@ -105,78 +106,6 @@ def default_target_pose(aspect: float = STANDARD_FRAME[1] / STANDARD_FRAME[0]) -
     """A neutral standing pose, normalised, fitted into a frame of aspect ``aspect`` (w/h)."""
     pose = normalise_keypoints(_STANDING_PX, STANDARD_FRAME)
     return refit_pose(pose, STANDARD_FRAME[1] / STANDARD_FRAME[0], aspect)
-
-
-# --- letterbox ----------------------------------------------------------------------------------------------------
-
-def border_colour(img: Image.Image) -> tuple[int, int, int]:
-    """The photo's backdrop colour: the per-channel median of its outermost pixels (robust to a foot or a
-    hand touching the edge)."""
-    arr = np.asarray(img.convert("RGB") if img.mode != "RGB" else img)
-    h, w = arr.shape[:2]
-    t = max(1, min(h, w) // 64)  # a ring a little thicker than one pixel on large photos
-    ring = np.concatenate([arr[:t].reshape(-1, 3), arr[-t:].reshape(-1, 3),
-                           arr[:, :t].reshape(-1, 3), arr[:, -t:].reshape(-1, 3)])
-    return tuple(int(v) for v in np.median(ring, axis=0))  # type: ignore[return-value]
-
-
-@dataclass(frozen=True)
-class Letterbox:
-    """Where a ``width`` x ``height`` photo sits in the model's ``resolution``-square input: scaled to fit
-    (aspect kept) into the rectangle ``(x, y, w, h)`` in model pixels, centred, the rest filled with backdrop."""
-
-    width: int
-    height: int
-    resolution: int
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """(w, h) of the photo inside the square, in model pixels (also the size of a result cut back out)."""
-        k = self.resolution / max(self.width, self.height)
-        return (min(self.resolution, max(1, round(self.width * k))),
-                min(self.resolution, max(1, round(self.height * k))))
-
-    @property
-    def offset(self) -> tuple[int, int]:
-        """(x, y) of the photo's top-left corner inside the square, in model pixels."""
-        w, h = self.size
-        return (self.resolution - w) // 2, (self.resolution - h) // 2
-
-    @property
-    def aspect(self) -> float:
-        return self.width / self.height
-
-    def box_in_model(self) -> tuple[int, int, int, int]:
-        """(left, top, right, bottom) of the photo inside the model's square."""
-        (x, y), (w, h) = self.offset, self.size
-        return x, y, x + w, y + h
-
-    def keypoints_to_model(self, pose01: np.ndarray) -> np.ndarray:
-        """Normalised photo (y, x) -> pixel (y, x) in the model's square (pixel centres on pixel centres)."""
-        kp = as_pose(pose01).copy()
-        ok = visible(kp)
-        (x, y), (w, h) = self.offset, self.size
-        kp[ok, 0] = kp[ok, 0] * h + y - 0.5
-        kp[ok, 1] = kp[ok, 1] * w + x - 0.5
-        return kp
-
-
-def letterbox(img: Image.Image, resolution: int, fill: tuple[int, int, int] | None = None) -> tuple[Image.Image, Letterbox]:
-    """Scale ``img`` to fit a ``resolution`` square, centred on ``fill`` (default: the photo's border colour);
-    return the square and its :class:`Letterbox` geometry."""
-    img = img.convert("RGB") if img.mode != "RGB" else img
-    box = Letterbox(img.width, img.height, int(resolution))
-    # Resize first and pad after: far cheaper for a large photo than padding it at full size.
-    small = img.resize(box.size, Image.Resampling.BICUBIC, reducing_gap=3.0) if box.size != img.size else img
-    square = Image.new("RGB", (box.resolution, box.resolution), fill if fill is not None else border_colour(small))
-    square.paste(small, box.offset)
-    return square, box
-
-
-def unletterbox(square: Image.Image, box: Letterbox) -> Image.Image:
-    """Cut the photo's region back out of a model-sized square result: the photo's aspect ratio at the model's
-    resolution (the network's true detail; viewers scale it for display)."""
-    return square.crop(box.box_in_model())
 
 
 # --- pose conditions ---------------------------------------------------------------------------------------------
@@ -357,6 +286,6 @@ def run_pose_transfer(model: Any, photo: Image.Image, target: Any) -> PoseResult
 __all__ = [
     "EMPTY_POSE", "HeatmapRenderer", "IUV_MODEL_GOT_KEYPOINTS", "KEYPOINT_MODEL_GOT_IUV", "Letterbox",
     "NUM_KEYPOINTS", "PoseInputError", "PoseResult", "PoseTransfer", "PreparedSource", "STANDARD_FRAME",
-    "border_colour", "default_target_pose", "heatmap_sigma", "iuv_condition", "iuv_preview", "letterbox", "normalise_keypoints",
+    "backdrop_colour", "default_target_pose", "heatmap_sigma", "iuv_condition", "iuv_preview", "letterbox", "normalise_keypoints",
     "pixel_keypoints", "read_iuv", "refit_pose", "run_pose_transfer", "unletterbox",
 ]
