@@ -24,37 +24,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fashionstudio.core.default_models import MODEL_SUFFIX, default_model_path, model_search_dirs
+
 EXIT_OK, EXIT_SKIPPED, EXIT_FAILED = 0, 1, 2
-MODEL_SUFFIX = ".safetensors"
 TOOLS = ("pose", "extract", "match", "generate")
 
 
 class CliError(Exception):
     """A problem that stops the command; the message is printed as is."""
-
-
-# -- default models ----------------------------------------------------------------------------------------------
-# The same lookup as fashionstudio.gui.model_manager.default_model_path, written here against core.resources
-# because importing the GUI module would import Qt.
-
-def model_search_dirs() -> list[Path]:
-    """``$FASHIONSTUDIO_MODELS`` alone when set; else ``models/`` in each resources root, then the app-data one."""
-    env = os.environ.get("FASHIONSTUDIO_MODELS")
-    if env:
-        return [Path(env)]
-    from fashionstudio.core.applog import app_data_dir
-    from fashionstudio.core.resources import candidate_roots
-
-    return [root / "models" for root in candidate_roots()] + [app_data_dir() / "models"]
-
-
-def default_model_path(tool: str) -> Path | None:
-    """The default model file of ``tool`` (``<tool>.safetensors`` in the first search folder holding one)."""
-    for folder in model_search_dirs():
-        candidate = folder / f"{tool}{MODEL_SUFFIX}"
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def _load_model(tool: str, path: str | None, device: str = "auto") -> Any:

@@ -23,44 +23,13 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal, Slot
 
 from fashionstudio.core import registry
+from fashionstudio.core.default_models import MODEL_SUFFIX, default_model_path, model_search_dirs  # noqa: F401
 from fashionstudio.gui.workers import error_sentence, run_in_background
 
 log = logging.getLogger(__name__)
 
 NO_MODEL_MESSAGE = "No model loaded: open a model file (File > Open model...)"
 DEFAULT_BUDGET_BYTES = 2 * 1024**3
-MODEL_SUFFIX = ".safetensors"
-
-
-def model_search_dirs() -> list[Path]:
-    """Folders searched for a tool's default model ``<tool>.safetensors``, first match wins.
-
-    ``$FASHIONSTUDIO_MODELS``, when set, is the only folder searched (tests, trying other models). Otherwise:
-    ``models/`` in every place the shipped resources may be (bundle, installed package, source checkout; see
-    ``fashionstudio.core.resources``), then the user's app-data ``models`` folder.
-    """
-    env = os.environ.get("FASHIONSTUDIO_MODELS")
-    if env:
-        return [Path(env)]
-    try:
-        from fashionstudio.core.resources import candidate_roots
-
-        roots = candidate_roots()
-    except ImportError:  # older checkouts without the resources module
-        package = Path(__file__).resolve().parents[1]
-        roots = [package / "resources", package.parent / "resources"]
-    from fashionstudio.core.applog import app_data_dir
-
-    return [root / "models" for root in roots] + [app_data_dir() / "models"]
-
-
-def default_model_path(tool: str) -> Path | None:
-    """The demo/default model file of ``tool`` (``resources/models/<tool>.safetensors``) or None if absent."""
-    for folder in model_search_dirs():
-        candidate = folder / f"{tool}{MODEL_SUFFIX}"
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 class ModelManager(QObject):
