@@ -106,6 +106,8 @@ class BatchStream:
         self._it: Iterator[Any] | None = None
 
     def _loader(self) -> Iterator[Any]:
+        if hasattr(self.dataset, "set_epoch"):  # e.g. shoes/bags re-paired, unassociated flats redrawn
+            self.dataset.set_epoch(self.order.epoch)
         batches = self.order.epoch_batches(self.order.epoch)[self.order.position:]
         # A generator of our own: a DataLoader without one draws its worker seed from the global RNG, which
         # would make a resumed run differ from a straight one.
@@ -210,7 +212,7 @@ class Trainer:
         """The dataset of ``split`` ("train" or "test"): items are dicts of tensors in [-1, 1]."""
         from training.trainers import data_adapter
 
-        return data_adapter.family_dataset(self.cfg, run_dir, split)
+        return data_adapter.family_dataset(self.cfg, run_dir, split, self.arch, self.dist)
 
     def fixed_inputs(self, dataset: Any, n: int) -> dict[str, torch.Tensor]:
         """The inputs every sample grid and metric uses, chosen once from the seed."""

@@ -1,0 +1,139 @@
+"""Training throughput per family at the ``demo`` and ``studio`` presets on this machine.
+
+Prints JSON: for each family and preset, images/s of one full training step (every network's forward and backward,
+every optimiser step; StyleGAN2's lazy R1 counted at its 1/r1_interval share), the FLOPs of that step counted with
+torch.utils.flop_counter, the GFLOP/s achieved, and that as a fraction of a float32 matmul peak measured in the
+same run (the best of several 1024×1024 matmuls on the same threads). Random tensors stand in for the data, so the
+number is the trainer's, not the data reader's.
+
+    python benchmarks/train_throughput.py [--families pgpg,cyclegan] [--presets demo] [--steps 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from training.config import load_config  # noqa: E402
+from training.trainers import get_trainer  # noqa: E402
+
+FAMILIES = ("pgpg", "pixeldtgan", "cyclegan", "stylegan2")
+
+
+def matmul_peak_gflops(n: int = 1024, repeats: int = 8) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e9
+
+
+class FlopCount(TorchDispatchMode):
+    """Sums FLOPs of matmuls and convolutions (torch.utils.flop_counter's formulas) without module tracking, which
+    breaks on StyleGAN2's no-grad generator pass."""
+
+    def __init__(self):
+        super().__init__()
+        self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        count = flop_registry.get(func._overloadpacket)
+        if count is not None:
+            self.total += count(*args, **kwargs, out_val=out)
+        return out
+
+
+def random_batch(family: str, arch: dict, batch: int) -> dict:
+    r = arch["resolution"]
+
+    def img():
+        return torch.rand(batch, 3, r, r) * 2 - 1
+
+    if family == "pgpg":
+        return {"src": img(), "tgt": img(), "tgt_pose": torch.rand(batch, arch["pose_channels"], r, r),
+                "tgt_mask": (torch.rand(batch, 1, r, r) > 0.5).float()}
+    if family == "pixeldtgan":
+        return {"person": img(), "flat": img(), "flat_other": img()}
+    if family == "cyclegan":
+        return {"A": img(), "B": img()}
+    return {"image": img()}
+
+
+def measure(family: str, preset: str, steps: int, tmp: Path) -> dict:
+    run = tmp / f"{family}-{preset}"
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "config.toml").write_text(f'family = "{family}"\npreset = "{preset}"\ndevice = "cpu"\n')
+    cfg = load_config(run)
+    trainer = get_trainer(family)(cfg, torch.device("cpu"))
+    batch = random_batch(family, trainer.arch, cfg.batch_size)
+    r1 = trainer.cfg.loss.get("r1_interval") if family == "stylegan2" else None
+    # Step 0 is a warm-up; StyleGAN2's steps then skip R1 (step % interval != 0) except where counted below.
+    trainer.step = 1
+    trainer.train_step(batch)
+    with FlopCount() as counter:
+        trainer.train_step(batch)
+    flops = counter.total
+    t = time.perf_counter()
+    for _ in range(steps):
+        trainer.step += 1
+        trainer.train_step(batch)
+    seconds = (time.perf_counter() - t) / steps
+    if r1:  # add the amortised cost of one R1 step
+        trainer.step = 0
+        t = time.perf_counter()
+        trainer.train_step(batch)
+        r1_seconds = time.perf_counter() - t
+        trainer.step = 0
+        with FlopCount() as counter:
+            trainer.train_step(batch)
+        r1_flops = counter.total
+        seconds = seconds + (r1_seconds - seconds) / r1
+        flops = flops + (r1_flops - flops) / r1
+    params = {k: sum(p.numel() for p in v.parameters()) for k, v in trainer.nets.items()}
+    return {"family": family, "preset": preset, "resolution": trainer.arch["resolution"],
+            "batch_size": cfg.batch_size, "seconds_per_step": round(seconds, 4),
+            "images_per_s": round(cfg.batch_size / seconds, 2), "gflop_per_step": round(flops / 1e9, 3),
+            "gflops": round(flops / seconds / 1e9, 2), "parameters_M": {k: round(v / 1e6, 3) for k, v in params.items()}}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--families", default=",".join(FAMILIES))
+    p.add_argument("--presets", default="demo,studio")
+    p.add_argument("--steps", type=int, default=3)
+    args = p.parse_args()
+    import tempfile
+
+    torch.manual_seed(0)
+    peak = matmul_peak_gflops()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for preset in args.presets.split(","):
+            for family in args.families.split(","):
+                row = measure(family, preset, args.steps, Path(tmp))
+                row["fraction_of_matmul_peak"] = round(row["gflops"] / peak, 3)
+                rows.append(row)
+                print(json.dumps(row), file=sys.stderr)
+    peak_after = matmul_peak_gflops()
+    print(json.dumps({"torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+                      "matmul_peak_gflops": round(peak, 2), "matmul_peak_gflops_at_end": round(peak_after, 2),
+                      "results": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""The four family trainers on tiny synthetic-atelier datasets with tiny widths.
+
+Per family: the loss that must fall does fall; N steps + resume + N steps equals 2N straight (torch.equal on every
+weight, EMA and optimiser tensor); the exported model file gives the same outputs as the trainer's (EMA) networks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from fashionstudio.core.modelfile import load_model_file
+from training import checkpoint as ckpt
+from training import runner
+from training.config import to_toml
+from training.events import read_events
+from training.export import export_run
+
+RES = 32
+TINY_ARCH = {
+    "pgpg": {"resolution": RES, "g1_base": 4, "g1_blocks": 2, "g1_bottleneck_channels": 4, "g2_base": 4,
+             "g2_blocks": 2, "d_base": 4, "d_blocks": 2},
+    "pixeldtgan": {"resolution": RES, "g_base": 8, "g_down": 3, "z_dim": 16, "d_base": 8, "d_blocks": 3},
+    "cyclegan": {"resolution": RES, "g_base": 4, "g_down": 2, "g_res_blocks": 1, "d_base": 8, "d_blocks": 3},
+    "stylegan2": {"resolution": RES, "z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 256,
+                  "channel_max": 16},
+}
+# StyleGAN2: regularisers every other step so a short run exercises R1, path length and their state.
+TINY_LOSS = {"stylegan2": {"r1_interval": 2, "pl_weight": 2.0, "pl_interval": 2}}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny networks run faster on one thread, and the CI machine has two cores for everything."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("atelier-cache")
+
+
+def make_run(folder: Path, family: str, cache: Path, steps: int, **over) -> Path:
+    cfg = {"family": family, "preset": "demo", "seed": 5, "steps": steps, "batch_size": 4,
+           "arch": TINY_ARCH[family], "data": {"kind": "atelier", "size": 16, "path": str(cache)},
+           "loss": dict(TINY_LOSS.get(family, {})),
+           "log": {"log_every": 1, "sample_every": 0, "checkpoint_every": 1000, "keep_last": 2, "eval_every": 0}}
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(cfg.get(key), dict):
+            cfg[key] = {**cfg[key], **value}
+        else:
+            cfg[key] = value
+    folder.mkdir(parents=True)
+    (folder / "config.toml").write_text(to_toml(cfg))
+    return folder
+
+
+def scalars(run: Path, name: str) -> list[float]:
+    return [e["values"][name] for e in read_events(run / "events.jsonl")[0]
+            if e["kind"] == "scalars" and name in e["values"]]
+
+
+def leaves(tree) -> list:
+    return torch.utils._pytree.tree_leaves(tree)
+
+
+@pytest.mark.parametrize("family", ["pgpg", "pixeldtgan", "cyclegan", "stylegan2"])
+def test_resume_equals_straight_and_export_matches(family, tmp_path, cache, capsys):
+    straight = make_run(tmp_path / "straight", family, cache, steps=5)
+    assert runner.main(["run", str(straight)]) == 0
+    split = make_run(tmp_path / "split", family, cache, steps=5)
+    assert runner.main(["run", str(split), "--until", "3"]) == 0
+    assert runner.main(["resume", str(split)]) == 0
+
+    a = ckpt.load_checkpoint(ckpt.latest_checkpoint(straight))
+    b = ckpt.load_checkpoint(ckpt.latest_checkpoint(split))
+    assert a["step"] == b["step"] == 5 and a["data"] == b["data"]
+    for part in ("networks", "ema", "optimizers", "extra"):
+        la, lb = leaves(a["trainer"][part]), leaves(b["trainer"][part])
+        assert len(la) == len(lb)
+        for x, y in zip(la, lb):
+            assert (torch.equal(x, y) if isinstance(x, torch.Tensor) else x == y), (family, part)
+
+    # Export writes only the inference networks, with EMA weights where the run has them.
+    out = export_run(straight, tmp_path / "model.safetensors", which="latest")
+    model = load_model_file(out)
+    from training.trainers.base import family_module
+
+    assert list(model.networks) == list(family_module(family).INFERENCE_NETWORKS)
+    assert model.meta["training"]["steps"] == 5 and model.meta["training"]["config"]["family"] == family
+    from fashionstudio.core import registry
+
+    trained = registry.build_networks(family, a["arch"], which=list(model.networks))
+    for name, net in trained.items():
+        net.load_state_dict(a["trainer"]["ema"].get(name) or a["trainer"]["networks"][name])
+        net.eval()
+    g = torch.Generator().manual_seed(0)
+    img = torch.rand(2, 3, RES, RES, generator=g) * 2 - 1
+    with torch.no_grad():
+        if family == "pgpg":
+            pose = torch.rand(2, 18, RES, RES, generator=g)
+            c1 = model.networks["G1"](img, pose)
+            assert torch.equal(c1, trained["G1"](img, pose))
+            assert torch.equal(model.networks["G2"](img, c1), trained["G2"](img, c1))
+        elif family == "stylegan2":
+            z = torch.randn(2, 16, generator=g)
+            assert model.meta["training"]["ema"] == ["G"]
+            assert torch.equal(model.networks["G"](z, noise_mode="const"), trained["G"](z, noise_mode="const"))
+            raw = registry.build_networks(family, a["arch"], which=["G"])["G"]
+            raw.load_state_dict(a["trainer"]["networks"]["G"])
+            assert not torch.equal(raw.eval()(z, noise_mode="const"), trained["G"](z, noise_mode="const"))
+        else:
+            for name, net in model.networks.items():
+                assert torch.equal(net(img), trained[name](img)), name
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+@pytest.mark.parametrize("family, loss, steps, over", [
+    ("pgpg", "loss/G1_l1", 30, {"optim": {"lr": {"G": 3e-3}}}),
+    ("pixeldtgan", "loss/l1", 30, {"optim": {"lr": {"G": 3e-3}}}),
+    ("cyclegan", "loss/cycle", 30, {"optim": {"lr": {"G": 3e-3}}}),
+])
+def test_the_reconstruction_loss_falls(family, loss, steps, over, tmp_path, cache, capsys):
+    run = make_run(tmp_path / "run", family, cache, steps=steps, **over)
+    assert runner.main(["run", str(run)]) == 0
+    values = scalars(run, loss)
+    assert len(values) == steps
+    first, last = _mean(values[:5]), _mean(values[-5:])
+    assert last < 0.7 * first, (family, first, last)
+
+
+def test_stylegan2_generator_moves_toward_the_data(tmp_path, cache, capsys):
+    """After a short run the generator's mean colour is much closer to the data's than after the first step."""
+    run = make_run(tmp_path / "run", "stylegan2", cache, steps=30, log={"keep_last": 5})
+    assert runner.main(["run", str(run), "--until", "1"]) == 0
+    assert runner.main(["resume", str(run)]) == 0
+    from training.config import load_config
+    from training.trainers.data_adapter import family_dataset
+
+    cfg = load_config(run)
+    data = family_dataset(cfg, run, "train", {"resolution": RES})
+    real_mean = torch.stack([data[i]["image"] for i in range(len(data))]).mean(dim=(0, 2, 3))
+    from fashionstudio.core import registry
+
+    def colour_gap(step: int) -> float:
+        state = ckpt.load_checkpoint(run / "checkpoints" / ckpt.step_name(step))
+        G = registry.build_networks("stylegan2", state["arch"], which=["G"])["G"]
+        G.load_state_dict(state["trainer"]["networks"]["G"])
+        with torch.no_grad():
+            fake = G.eval()(torch.randn(32, 16, generator=torch.Generator().manual_seed(1)))
+        return float((fake.mean(dim=(0, 2, 3)) - real_mean).abs().mean())
+
+    before, after = colour_gap(1), colour_gap(30)
+    assert after < 0.6 * before, (before, after)
+    assert scalars(run, "loss/r1") and scalars(run, "loss/path_length")
