@@ -178,7 +178,6 @@ class PatchGAN(nn.Module):
         spectral_norm_last: bool = True,
         act: str = "relu",
         padding_mode: str = "reflect",
-        max_channels: int | None = None,
     ) -> None:
         super().__init__()
         self.conditional = conditional
@@ -188,8 +187,6 @@ class PatchGAN(nn.Module):
             layers.append(nn.Conv2d(c_in, base, 1))
             c = base
         widths = [base * 2 ** (i + (1 if upfeature else 0)) for i in range(n_blocks)]
-        if max_channels:
-            widths = [min(w, max_channels) for w in widths]
         for i, w in enumerate(widths):
             layers.append(
                 ConvNormAct(c, w, 3, stride=2, padding=1, norm=None if i == 0 else "instance", act=act,
