@@ -15,9 +15,10 @@ Pieces, in the order a frame is made:
   deviation of sampled w along ``v``, so one slider unit means the same amount of change for every direction.
 - :class:`GenerateState` is everything that makes an image; it round-trips through a JSON dict (stored in the
   exported PNG's text chunks), so opening the PNG restores the editor.
-- :class:`FastSynthesis` renders ws to an image with the generator's own weights, precomputed once: fused
-  upsample + blur kernels run as one ordinary conv plus pixel shuffle, styles modulate the weights (batch 1),
-  noise and bias are one cached tensor, and activations of unchanged leading layers are reused between frames.
+- :class:`FastSynthesis` renders ws to an image with the generator's own weights, precomputed once: styles
+  modulate the (small) weights instead of the (large) activations at batch 1 where that is cheaper, toRGB is a
+  matrix product, the lrelu gain is folded into the next layer's style, noise and bias are one cached tensor,
+  and the activations of unchanged leading layers are reused between frames.
   It equals ``G.synthesis`` up to float rounding (tested) and is several times faster on a CPU.
 """
 
@@ -476,26 +477,24 @@ def interpolation_ws(ws_a: torch.Tensor, ws_b: torch.Tensor, frames: int) -> tor
 # ---------------------------------------------------------------------------------------------------------------
 # fast synthesis
 # ---------------------------------------------------------------------------------------------------------------
-def _phase_matrices(dtype: torch.dtype) -> torch.Tensor:
-    """[2, 3, 3] per-axis maps from a 3-tap transposed-conv kernel to the two 3-tap polyphase kernels that equal
-    "stride-2 transposed conv, pad 1, [1,3,3,1]/4 blur" (StyleGAN2's upsampling conv, per axis)."""
-    b = [0.25, 0.75, 0.75, 0.25]
-    m = torch.zeros(2, 3, 3, dtype=dtype)
-    for r in range(2):
-        for e in range(3):
-            j = r + 2 - 2 * e  # tap of the fused 6-tap kernel (support -2..3) this output tap reads
-            for t in range(3):
-                k = t - j + 1
-                if 0 <= k <= 3:
-                    m[r, e, t] = b[k]
-    return m
+_BLUR: dict[tuple[Any, Any], torch.Tensor] = {}
+
+
+def _blur_kernel(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """[1, 1, 4, 4] binomial [1,3,3,1] x [1,3,3,1] filter with gain 4 (after 2x zero insertion)."""
+    key = (dtype, device)
+    if key not in _BLUR:
+        with torch.inference_mode(False):
+            k = torch.tensor([1.0, 3.0, 3.0, 1.0], dtype=torch.float64)
+            _BLUR[key] = (torch.outer(k, k) / 64.0 * 4.0).to(dtype=dtype, device=device)[None, None]
+    return _BLUR[key]
 
 
 @dataclass
 class _ModConv:
     affine_w: torch.Tensor      # [C_in, w_dim]
     affine_b: torch.Tensor      # [C_in]
-    weight: torch.Tensor        # [C_out(*4 if up), C_in, k, k] (fused polyphase kernels when up)
+    weight: torch.Tensor        # [C_out, C_in, k, k], the equalised-lr gain applied
     wsq: torch.Tensor | None    # [C_out, C_in] squared weight summed over taps (demodulation), None for toRGB
     in_gain: float              # sqrt(2) of the previous lrelu, folded into the style
     up: bool
@@ -543,18 +542,12 @@ class FastSynthesis:
     def _modconv(self, m: Any, in_gain: float) -> _ModConv:
         weight = (m.weight * m.weight_gain).detach().to(torch.float64)
         wsq = weight.square().sum(dim=(2, 3)) if m.demodulate else None
-        if m.up:
-            # Fuse transposed conv + blur and split it into the 4 output phases: one stride-1 conv + pixel shuffle.
-            pm = _phase_matrices(torch.float64)
-            # The transposed conv reads K[m - 2n] directly, the orientation _phase_matrices expects.
-            phases = torch.einsum("ayt,bxu,oitu->oabiyx", pm, pm, weight)  # [C_out, 2, 2, C_in, 3, 3]
-            weight = phases.reshape(-1, weight.shape[1], 3, 3)
         aff = m.affine
         return _ModConv(affine_w=aff.effective_weight().detach().to(self.dtype).clone(),
                         affine_b=(aff.bias * aff.lr_mul).detach().to(self.dtype).clone(),
                         weight=weight.to(self.dtype).contiguous(),
                         wsq=None if wsq is None else wsq.to(self.dtype), in_gain=in_gain, up=bool(m.up),
-                        padding=1 if m.up else m.padding)
+                        padding=m.padding)
 
     def _styled(self, layer: Any, in_gain: float) -> _Styled:
         return _Styled(conv=self._modconv(layer.conv, in_gain), noise=layer.noise_const.detach().to(self.dtype).clone(),
@@ -571,8 +564,6 @@ class FastSynthesis:
         demod = None
         if mc.wsq is not None:
             demod = torch.rsqrt(styles.square() @ mc.wsq.T + 1e-8)  # [N, C_out]
-            if mc.up:
-                demod = demod.repeat_interleave(4, dim=1)
         s = styles * mc.in_gain
         if x.shape[0] == 1 and mc.weight.shape[-1] == 1 and demod is None:
             # toRGB: a 1x1 conv is a matrix product over channels, far cheaper than a conv call.
@@ -586,12 +577,21 @@ class FastSynthesis:
             weight = mc.weight * s[0][None, :, None, None]
             if demod is not None:
                 weight = weight * demod[0][:, None, None, None]
-            y = F.conv2d(x, weight, padding=mc.padding)
+            y = FastSynthesis._conv(x, weight, mc)
         else:
-            y = F.conv2d(x * s[:, :, None, None], mc.weight, padding=mc.padding)
+            y = FastSynthesis._conv(x * s[:, :, None, None], mc.weight, mc)
             if demod is not None:
                 y = y * demod[:, :, None, None]
-        return F.pixel_shuffle(y, 2) if mc.up else y
+        return y
+
+    @staticmethod
+    def _conv(x: torch.Tensor, weight: torch.Tensor, mc: _ModConv) -> torch.Tensor:
+        if not mc.up:
+            return F.conv2d(x, weight, padding=mc.padding)
+        # StyleGAN2's upsampling conv: stride-2 transposed conv, then the [1,3,3,1] blur (gain 4) padded by 1.
+        y = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
+        c = y.shape[1]
+        return F.conv2d(F.pad(y, (1, 1, 1, 1)), _blur_kernel(y.dtype, y.device).expand(c, 1, 4, 4), groups=c)
 
     def _addend(self, layer: _Styled, strength: float, noise: torch.Tensor | None) -> torch.Tensor:
         base = layer.bias[None, :, None, None]
