@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -43,6 +44,8 @@ def _when_idle(window, app, callback, timeout_s: float = 60.0) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    # Before torch is imported (lazily, later): spinning OpenMP threads steal the GUI's and a training run's CPU.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
     from fashionstudio.core.applog import setup_logging
 

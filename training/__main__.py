@@ -7,6 +7,7 @@ importing the one module a command needs.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -26,6 +27,9 @@ def _usage() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Before torch is imported: busy-waiting OpenMP threads slow every other process on a shared CPU (the app's
+    # GUI among them) far more than they speed up training.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
