@@ -27,10 +27,20 @@ from typing import Any, Callable
 
 import numpy as np
 
-try:  # SciPy comes with scikit-image; the numpy fallback gives the same numbers, a little slower
-    from scipy.signal import lfilter as _lfilter
-except ImportError:  # pragma: no cover
-    _lfilter = None
+_LFILTER: Any = None
+
+
+def _lfilter() -> Any:
+    """scipy.signal.lfilter, imported on first use (it is a slow import); False without SciPy. SciPy comes with
+    scikit-image; the numpy fallback gives the same numbers, a little slower."""
+    global _LFILTER
+    if _LFILTER is None:
+        try:
+            from scipy.signal import lfilter
+        except ImportError:  # pragma: no cover
+            lfilter = False
+        _LFILTER = lfilter
+    return _LFILTER
 
 CONFIG_FILE = "config.toml"
 EVENTS_FILE = "events.jsonl"
@@ -268,9 +278,10 @@ class EmaState:
         if w <= 0:
             self.last, self.count = float(v[-1]), self.count + v.size
             return v.copy()
-        if _lfilter is not None:
+        lfilter = _lfilter()
+        if lfilter:
             # y_k = w y_{k-1} + (1-w) v_k as a first-order IIR filter, started from the stored state
-            last, _ = _lfilter([1.0 - w], [1.0, -w], v, zi=[w * self.last])
+            last, _ = lfilter([1.0 - w], [1.0, -w], v, zi=[w * self.last])
         else:
             last = self._recurrence_numpy(v)
         out = last.copy()
@@ -654,8 +665,9 @@ class RunLog:
         self.first_time: float | None = None
         self.n_events = 0
 
-    def read_delta(self) -> LogDelta:
-        offset = self.offset
+    def read_delta(self, offset: int | None = None) -> LogDelta:
+        """Read the next chunk after ``offset`` (default: where the last applied delta ended)."""
+        offset = self.offset if offset is None else offset
         try:
             size = self.path.stat().st_size
         except OSError:
@@ -782,3 +794,58 @@ def tail_lines(path: str | os.PathLike, n: int = 30, max_bytes: int = 64 << 10) 
     except OSError:
         return []
     return data.decode("utf-8", errors="replace").splitlines()[-n:]
+
+
+# ----- a run at a glance -------------------------------------------------------------------------------------------
+@dataclass
+class RunSummary:
+    """What the run list shows for a run it does not follow closely (read from config.toml and the file's end)."""
+
+    path: Path
+    family: str = ""
+    preset: str = ""
+    steps: int | None = None
+    last_step: int = 0
+    state: str = "new"
+    error: str | None = None
+    has_checkpoint: bool = False
+    mtime: float = 0.0
+
+
+def summarize_run(run_dir: str | os.PathLike, tail_bytes: int = 64 << 10, now: float | None = None) -> RunSummary:
+    """A :class:`RunSummary` reading only config.toml, the last ``tail_bytes`` of events.jsonl and the
+    checkpoint folder (cheap enough to do for every run folder on each refresh, on a worker thread)."""
+    run_dir = Path(run_dir)
+    cfg = read_run_config(run_dir)
+    summary = RunSummary(path=run_dir, family=str(cfg.get("family", "")), preset=str(cfg.get("preset", "")),
+                         steps=cfg.get("steps") if isinstance(cfg.get("steps"), int) else None,
+                         has_checkpoint=bool(checkpoint_files(run_dir)))
+    log = RunLog(run_dir)
+    try:
+        st = log.path.stat()
+        summary.mtime = st.st_mtime
+        start = max(0, st.st_size - tail_bytes)
+        with open(log.path, "rb") as f:
+            f.seek(start)
+            data = f.read()
+        if start:  # the first line is cut: skip it
+            data = data[data.find(b"\n") + 1:]
+        end = data.rfind(b"\n")
+        events = []
+        for raw in data[:end + 1].splitlines():
+            try:
+                ev = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue
+            if isinstance(ev, dict):
+                events.append(ev)
+        log.apply(parse_events(events, 0, False))
+    except OSError:
+        pass
+    summary.last_step = log.last_step
+    if log.total_steps:
+        summary.steps = log.total_steps
+    summary.state = infer_state(log, now=now, mtime=summary.mtime or None)
+    err = log.last_error()
+    summary.error = str(err.get("message", "")) if err else None
+    return summary
