@@ -57,18 +57,22 @@ def _conv(cin: int, cout: int, stride: int) -> nn.Sequential:
 
 
 class AtelierNet(nn.Module):
-    """Trunk (64 → 4 px in four stride-2 stages) + global average pool + one linear head per attribute."""
+    """Trunk (64 → 4 px in four stride-2 stages) + global average pool + one linear head per attribute.
 
-    def __init__(self, heads: dict[str, list[str]], widths: tuple[int, ...] = (32, 64, 96, 160)) -> None:
+    The first conv runs at full resolution (``stem`` channels; 0 = none) before any striding: stripes, checks and
+    dots are a few pixels wide at 64 px and alias away under a strided first layer."""
+
+    def __init__(self, heads: dict[str, list[str]], widths: tuple[int, ...] = (32, 64, 96, 160),
+                 stem: int = 16) -> None:
         super().__init__()
-        layers: list[nn.Module] = [_conv(3, widths[0], 2)]
+        layers: list[nn.Module] = [_conv(3, stem, 1), _conv(stem, widths[0], 2)] if stem else [_conv(3, widths[0], 2)]
         for cin, cout in zip(widths[:-1], widths[1:]):
             layers += [_conv(cin, cout, 2), _conv(cout, cout, 1)]
         self.trunk = nn.Sequential(*layers)
         self.dim = widths[-1]
         self.heads = nn.ModuleDict({name: nn.Linear(self.dim, len(classes)) for name, classes in heads.items()})
         self.head_classes = {name: list(classes) for name, classes in heads.items()}
-        self.widths = tuple(widths)
+        self.widths, self.stem = tuple(widths), stem
 
     def embed(self, images: Tensor) -> Tensor:
         """160-d embedding of images in [−1, 1] (resized to 64×64 first)."""
@@ -91,8 +95,8 @@ def save_atelier(path: str | Path, net: AtelierNet, info: dict[str, Any]) -> Pat
     from safetensors.torch import save_file
 
     path = Path(path)
-    meta = {"format_version": FORMAT_VERSION, "widths": list(net.widths), "input_size": INPUT_SIZE,
-            "heads": net.head_classes, **info}
+    meta = {"format_version": FORMAT_VERSION, "widths": list(net.widths), "stem": net.stem,
+            "input_size": INPUT_SIZE, "heads": net.head_classes, **info}
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in net.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
@@ -127,7 +131,7 @@ def load_atelier(path: str | Path | None = None) -> tuple[AtelierNet, dict[str, 
     meta = json.loads(raw)
     if meta.get("format_version", 0) > FORMAT_VERSION:
         raise AtelierFileError(f"'{path.name}' was written by a newer FashionStudio; update to use it.")
-    net = AtelierNet(meta["heads"], tuple(meta["widths"]))
+    net = AtelierNet(meta["heads"], tuple(meta["widths"]), int(meta.get("stem", 0)))
     try:
         net.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:

@@ -1,9 +1,9 @@
 """SSIM (Wang et al. 2004) in torch: 11×11 Gaussian window, σ = 1.5, mean over the map, then over channels.
 
-SSIM = ((2μxμy + C1)(2σxy + C2)) / ((μx² + μy² + C1)(σx² + σy² + C2)), C1 = (0.01 L)², C2 = (0.03 L)², where L
-is the data range. Unlike the original code (which used L = 1 on [−1, 1] images), L is given explicitly: 2 for
-the networks' [−1, 1] tensors. Only the windows that lie fully inside the image are averaged ("valid" filtering),
-as scikit-image does, so no padding convention leaks into the score.
+SSIM = ((2μxμy + C1)(2σxy + C2)) / ((μx² + μy² + C1)(σx² + σy² + C2)), with C1 = (0.01 L)² and
+C2 = (0.03 L)², where L is the data range. Unlike the original code (which used L = 1 on [−1, 1] images), L is
+given explicitly: 2 for the networks' [−1, 1] tensors. Only the windows that lie fully inside the image are
+averaged ("valid" filtering), as scikit-image does, so no padding convention leaks into the score.
 """
 
 from __future__ import annotations
