@@ -518,13 +518,15 @@ class FastSynthesis:
     calls are safe anywhere). With ``differentiable=True`` it builds an autograd graph (projection).
     """
 
-    def __init__(self, G: Any, dtype: torch.dtype = torch.float32) -> None:
+    def __init__(self, G: Any, dtype: torch.dtype = torch.float32, channels_last: bool = True) -> None:
         syn = G.synthesis_network
         self.num_ws, self.resolution, self.dtype = int(G.num_ws), int(G.resolution), dtype
+        # NHWC is oneDNN's native conv layout: on one CPU thread 0-15% faster at 64 px, within noise at 128 px.
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         # Normal (not inference) tensors even when built inside inference_mode: projection backpropagates
         # through them.
         with torch.inference_mode(False), torch.no_grad():
-            self.const = syn.const.detach().to(dtype).clone()
+            self.const = syn.const.detach().to(dtype).clone().contiguous(memory_format=self.memory_format)
             self.first = self._styled(syn.conv, in_gain=1.0)
             self.first_rgb = self._modconv(syn.torgb.conv, _SQRT2)
             self.first_rgb_bias = syn.torgb.bias.detach().to(dtype).clone()
@@ -597,8 +599,10 @@ class FastSynthesis:
         base = layer.bias[None, :, None, None]
         n = layer.noise if noise is None else noise.reshape(1, 1, *layer.noise.shape[-2:]).to(self.dtype)
         if strength == 0.0:
-            return base.expand(1, -1, *n.shape[-2:]).contiguous() if noise is None else base + 0 * n
-        return n * (layer.noise_gain * strength) + base
+            out = base.expand(1, -1, *n.shape[-2:]) if noise is None else base + 0 * n
+        else:
+            out = n * (layer.noise_gain * strength) + base
+        return out.contiguous(memory_format=self.memory_format)
 
     def addends(self, strength: float, noise: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
         """Noise + bias of every styled conv as one tensor each (cached while strength and noise stay)."""

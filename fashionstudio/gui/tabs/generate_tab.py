@@ -401,6 +401,12 @@ class GenerateTab(ToolTab):
         self.refresh_thumbnails()
         self.trigger()
 
+    def _on_model_unloaded(self, key: str) -> None:
+        super()._on_model_unloaded(key)
+        if key == self.tool:
+            with self._engine_lock:
+                self._engine = None  # let the manager's memory budget actually free the generator
+
     def engine(self, model: Any = None) -> _Engine | None:
         """The render engine of ``model`` (default: the loaded one), built on first use (any thread)."""
         model = model if model is not None else self.model
