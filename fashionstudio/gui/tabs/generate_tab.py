@@ -102,6 +102,10 @@ class GenerateTab(ToolTab):
         self._walk: list[tuple[float, float]] = []
         super().__init__(manager, parent)
         self._build_generate_ui()
+        self._thumb_timer = QTimer(self)  # thumbnails follow psi once it rests
+        self._thumb_timer.setSingleShot(True)
+        self._thumb_timer.setInterval(400)
+        self._thumb_timer.timeout.connect(self.refresh_thumbnails)
         self._walk_timer = QTimer(self)
         self._walk_timer.setInterval(ARROW_FRAME_MS)
         self._walk_timer.timeout.connect(self._walk_step)
@@ -178,6 +182,7 @@ class GenerateTab(ToolTab):
         form.addRow("Seed", self.seed_spin)
 
         self.psi_slider = self._slider(-100, 200, int(self.state.psi * 100))
+        self.psi_slider.sliderPressed.connect(self._push_state)
         self.psi_slider.setToolTip("Truncation ψ: 0 gives the average image, 1 the full variety")
         self.psi_label = QLabel(f"{self.state.psi:.2f}")
         self.psi_slider.valueChanged.connect(self._psi_changed)
@@ -269,6 +274,7 @@ class GenerateTab(ToolTab):
         lay.addLayout(top)
         self.sliders = DirectionSliders()
         self.sliders.changed.connect(self._sliders_changed)
+        self.sliders.pressed.connect(self._push_state)  # one undo step per drag
         lay.addWidget(self.sliders, 1)
         buttons = QHBoxLayout()
         for text, slot, tip in (("Reset", self.reset_sliders, "All sliders back to zero"),
@@ -564,6 +570,8 @@ class GenerateTab(ToolTab):
         self.state.psi = v / 100.0
         self.psi_label.setText(f"{self.state.psi:.2f}")
         self.trigger()
+        if self.model is not None:
+            self._thumb_timer.start()
 
     def _cutoff_changed(self, v: int) -> None:
         self.state.psi_cutoff = None if v >= self.cutoff_spin.maximum() else int(v)
@@ -1042,4 +1050,5 @@ class GenerateTab(ToolTab):
         self.cancel_projection()
         self._thumb_generation += 1
         self._walk_timer.stop()
+        self._thumb_timer.stop()
         super().shutdown(timeout_s)

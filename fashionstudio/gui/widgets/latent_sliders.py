@@ -17,9 +17,10 @@ SLIDER_RANGE = 3.0  # +- sigma
 
 class DirectionSliders(QWidget):
     """Edits a list of :class:`Direction`. ``changed()`` fires while a slider moves or a range/name changes;
-    ``released()`` when a drag ends."""
+    ``pressed()`` / ``released()`` when a drag starts / ends."""
 
     changed = Signal()
+    pressed = Signal()
     released = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -66,6 +67,7 @@ class DirectionSliders(QWidget):
             slider.setValue(int(round(d.value * SLIDER_STEPS)))
             slider.setToolTip(f"{d.name}: strength in standard deviations of w (double-click the value to zero)")
             slider.valueChanged.connect(lambda v, i=i: self._moved(i, v))
+            slider.sliderPressed.connect(self.pressed)
             slider.sliderReleased.connect(self.released)
             value = QLabel(self._fmt(d.value))
             value.setMinimumWidth(34)

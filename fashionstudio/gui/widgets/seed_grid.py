@@ -36,6 +36,8 @@ class SeedGrid(QWidget):
         self.list.setObjectName("seedGrid")
         self.list.itemClicked.connect(self._clicked)
         self.list.itemActivated.connect(self._clicked)
+        # Arrow keys in the grid browse too (programmatic selection blocks signals, see select_seed).
+        self.list.currentItemChanged.connect(lambda item, _prev: self._clicked(item) if item is not None else None)
 
         self.first_spin = QSpinBox()
         self.first_spin.setRange(0, MAX_SEED - PAGE_SIZE)
