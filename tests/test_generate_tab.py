@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image, PngImagePlugin
+from PySide6.QtCore import QPoint, Qt
 
 from fashionstudio.core.modelfile import save_model_file
 from fashionstudio.gui.model_manager import ModelManager
@@ -157,6 +158,17 @@ def test_walking_between_seeds_blends_their_w(qtbot, tab):
     tab.walk(1, 0)
     qtbot.waitUntil(lambda: tab._shown_state.x == 4.0 and not tab._walk, timeout=WAIT_MS)
     assert tab.seed_spin.value() == 4
+    # the same with the keyboard and the mouse on the image
+    canvas = tab.result_canvas
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: tab._shown_state.x == 5.0 and not tab._walk, timeout=WAIT_MS)
+    centre = canvas.rect().center()
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.mouseMove(canvas, QPoint(centre.x() - 70, centre.y()))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(centre.x() - 70, centre.y()))
+    settle(qtbot, tab)
+    assert tab._shown_state.x == pytest.approx(5.5, abs=0.02)
 
 
 def test_projection_runs_with_progress_and_can_be_cancelled(qtbot, tab, tmp_path):
