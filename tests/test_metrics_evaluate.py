@@ -125,3 +125,27 @@ def test_cli_on_a_model_file_writes_report_and_reuses_cached_real_features(data,
 def test_cli_errors_are_sentences(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "nothing.safetensors")]) == 2
     assert "no run folder or model file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_evaluate_a_run_folder_appends_a_metrics_event(tmp_path, atelier_file):
+    """A real (2-step) CycleGAN run: evaluate exports its best checkpoint, writes RUN_DIR/eval/*.json and appends
+    a metrics event the Train tab can plot."""
+    from training.events import read_events
+    from training.runner import main as run_main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.toml").write_text(
+        'family = "cyclegan"\npreset = "demo"\nsteps = 2\nbatch_size = 4\n[data]\nkind = "atelier"\nsize = 40\n'
+        "[log]\nsample_every = 0\ncheckpoint_every = 2\n"
+    )
+    assert run_main(["run", str(run)]) == 0
+    args = ["evaluate", str(run), "--n", "8", "--batch-size", "4", "--features", f"atelier:{atelier_file}",
+            "--classifier", str(atelier_file), "--cache-dir", str(tmp_path / "cache")]
+    assert main(args) == 0
+    events = [e for e in read_events(run)[0] if e["kind"] == "metrics"]
+    assert events and events[-1]["step"] == 2 and events[-1]["features"].startswith("atelier:")
+    report = json.loads((run / events[-1]["report"]).read_text())
+    assert report["model"]["steps"] == 2 and report["data"]["kind"] == "atelier"
+    assert "shoe_to_bag/colour_agreement" in events[-1]["values"]
