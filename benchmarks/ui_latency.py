@@ -1,6 +1,7 @@
 """How quickly the GUI answers the hand: prints one JSON object.
 
-Figures (each also as a ratio against a baseline measured in the same run, because a shared machine is noisy):
+Figures (each also as a ratio against a baseline measured in the same run, because a shared machine is noisy;
+latencies also as the median of per-move ratios against a baseline forward timed right after each move):
 
 - ``launch``: subprocess start -> main window shown (offscreen), against a bare "python + PySide6 + empty
   QWidget shown" subprocess;
@@ -66,14 +67,22 @@ app.exec()
 """
 
 
+QUIET_S = 0.25  # between timed calls: longer than OpenMP's spin-wait after a parallel region
+
+
 def _pct(values: list[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
 
 
-def _summary(values: list[float]) -> dict[str, float]:
-    return {"median_ms": round(statistics.median(values), 2), "p90_ms": round(_pct(values, 0.9), 2),
-            "n": len(values)}
+def _summary(values: list[float], base: list[float] | None = None) -> dict[str, float]:
+    """Median and p90; with paired baseline samples also the median of the per-move ratios (robust to load
+    that changes during the run)."""
+    out = {"median_ms": round(statistics.median(values), 2), "p90_ms": round(_pct(values, 0.9), 2),
+           "n": len(values)}
+    if base:
+        out["paired_ratio_median"] = round(statistics.median(v / b for v, b in zip(values, base)), 2)
+    return out
 
 
 # -- launch ---------------------------------------------------------------------------------------------------------
@@ -158,7 +167,7 @@ def timed_moves(app: Any, tab: Any, move: Any, repeats: int, baseline: Any = Non
         done = {"t": None}
 
         def on_result() -> None:
-            tab.repaint()  # the image painted, not just handed over
+            tab.result_canvas.repaint()  # the image painted (what the app repaints), not just handed over
             done["t"] = time.perf_counter()
             loop.quit()
 
@@ -175,13 +184,19 @@ def timed_moves(app: Any, tab: Any, move: Any, repeats: int, baseline: Any = Non
         # let the worker go idle so each move is measured from a quiet start
         wait_until(app, lambda: not tab.worker.is_busy(), 30)
         if baseline is not None:
+            # Same conditions as the move: on a pool thread (as the tab's worker), after the same quiet time
+            # (OpenMP teams of other threads stop spinning), the GUI thread waiting meanwhile.
+            from fashionstudio.gui.workers import executor
+
+            wait_until(app, lambda: False, QUIET_S)
             if beat is not None:
                 beat.pause()
             t0 = time.perf_counter()
-            baseline(i)
+            executor().submit(baseline, i).result()
             base.append((time.perf_counter() - t0) * 1000.0)
             if beat is not None:
                 beat.resume()
+        wait_until(app, lambda: False, QUIET_S)
     return times, base
 
 
@@ -255,7 +270,7 @@ def measure_generate(app: Any, preset: str, folder: Path, repeats: int) -> dict[
     base = statistics.median(base1 + base2)
     tab.shutdown()
     tab.deleteLater()
-    s_all, s_fine = _summary(all_layers), _summary(fine)
+    s_all, s_fine = _summary(all_layers, base1), _summary(fine, base2)
     return {
         "resolution": int(G.resolution), "model": what, "model_ready_ms": round(load_ms, 1),
         "slider_all_layers": {**s_all, "ratio_to_baseline": round(s_all["median_ms"] / base, 2)},
@@ -316,7 +331,7 @@ def measure_pose(app: Any, folder: Path, repeats: int) -> dict[str, Any]:
                               repeats, forward)
     tab.shutdown()
     tab.deleteLater()
-    s = _summary(times)
+    s = _summary(times, base)
     b = statistics.median(base)
     return {**s, "model": what, "baseline": "one bare G1+G2 forward, timed after each move", "baseline_ms": round(b, 2),
             "ratio_to_baseline": round(s["median_ms"] / b, 2)}
