@@ -706,6 +706,10 @@ class GenerateTab(ToolTab):
         def next_batch(start: int) -> None:
             if generation != self._thumb_generation or start >= len(seeds):
                 return
+            if self.worker.is_busy():
+                # The hand comes first: on a 2-core CPU a thumbnail batch beside a live render slows both.
+                QTimer.singleShot(60, lambda: next_batch(start))
+                return
             batch = seeds[start:start + THUMB_BATCH]
 
             def done(items: list[tuple[int, Image.Image]]) -> None:
