@@ -708,7 +708,7 @@ class GenerateTab(ToolTab):
                 return
             if self.worker.is_busy():
                 # The hand comes first: on a 2-core CPU a thumbnail batch beside a live render slows both.
-                QTimer.singleShot(60, lambda: next_batch(start))
+                QTimer.singleShot(60, self, lambda: next_batch(start))
                 return
             batch = seeds[start:start + THUMB_BATCH]
 
