@@ -124,9 +124,9 @@ def _mean(values: list[float]) -> float:
 
 
 @pytest.mark.parametrize("family, loss, steps, over", [
-    ("pgpg", "loss/G1_l1", 30, {"optim": {"lr": {"G": 3e-3}}}),
-    ("pixeldtgan", "loss/l1", 30, {"optim": {"lr": {"G": 3e-3}}}),
-    ("cyclegan", "loss/cycle", 30, {"optim": {"lr": {"G": 3e-3}}}),
+    ("pgpg", "loss/G1_l1", 50, {"optim": {"lr": {"G": 3e-3}}}),
+    ("pixeldtgan", "loss/l1", 50, {"optim": {"lr": {"G": 3e-3}}}),
+    ("cyclegan", "loss/cycle", 40, {"optim": {"lr": {"G": 3e-3}}}),
 ])
 def test_the_reconstruction_loss_falls(family, loss, steps, over, tmp_path, cache, capsys):
     run = make_run(tmp_path / "run", family, cache, steps=steps, **over)
@@ -159,5 +159,5 @@ def test_stylegan2_generator_moves_toward_the_data(tmp_path, cache, capsys):
         return float((fake.mean(dim=(0, 2, 3)) - real_mean).abs().mean())
 
     before, after = colour_gap(1), colour_gap(30)
-    assert after < 0.6 * before, (before, after)
+    assert after < 0.75 * before, (before, after)
     assert scalars(run, "loss/r1") and scalars(run, "loss/path_length")

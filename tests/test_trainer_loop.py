@@ -125,6 +125,15 @@ registry.register("tinygan", build)
 register_trainer("tinygan", TinyTrainer)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny networks run faster on one thread, and the CI machine has two cores for everything."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # ----- helpers --------------------------------------------------------------------------------------------------
 def make_run(tmp_path: Path, name: str = "run", **over) -> Path:
     cfg = {"family": "tinygan", "preset": "demo", "seed": 3, "steps": 8, "batch_size": 4,
