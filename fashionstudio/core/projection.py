@@ -84,6 +84,26 @@ def noise_regulariser(noise: list[torch.Tensor]) -> torch.Tensor:
     return reg
 
 
+class _Adam:
+    """Plain Adam (Kingma & Ba) on a few tensors. torch.optim.Adam would do, but its first construction imports
+    torch._dynamo (about 3 s on a 2-core CPU), which a designer waits through before the first step."""
+
+    def __init__(self, params: list[torch.Tensor], betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8) -> None:
+        self.params, self.b1, self.b2, self.eps, self.t = params, betas[0], betas[1], eps, 0
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+
+    @torch.no_grad()
+    def step(self, grads: list[torch.Tensor], lr: float) -> None:
+        self.t += 1
+        c1, c2 = 1 - self.b1**self.t, 1 - self.b2**self.t
+        for p, g, m, v in zip(self.params, grads, self.m, self.v):
+            m.mul_(self.b1).add_(g, alpha=1 - self.b1)
+            v.mul_(self.b2).addcmul_(g, g, value=1 - self.b2)
+            p.addcdiv_(m, (v / c2).sqrt_().add_(self.eps), value=-lr / c1)
+
+
 def project(G: Any, target: Image.Image, steps: int = 150, *, lr: float = 0.08, noise_weight: float = 1e3,
             w_spread_weight: float = 0.02, preview_every: int = 10, init_ws: torch.Tensor | None = None,
             synthesis: FastSynthesis | None = None, seed: int = 0) -> Iterator[ProjectionStep]:
@@ -101,22 +121,19 @@ def project(G: Any, target: Image.Image, steps: int = 150, *, lr: float = 0.08, 
     ws = start.clone().to(device)[None].requires_grad_(True)
     gen = torch.Generator().manual_seed(seed)
     noise = [torch.randn(*shape, generator=gen).to(device).requires_grad_(True) for shape in synth.noise_shapes]
-    opt = torch.optim.Adam([ws] + noise, lr=lr, betas=(0.9, 0.999))
+    params = [ws] + noise
+    opt = _Adam(params)
 
     with torch.inference_mode(False), torch.enable_grad():
         for step in range(1, steps + 1):
             t = (step - 0.5) / steps
             ramp = 0.5 - 0.5 * math.cos(min(1.0, (1.0 - t) / 0.25) * math.pi)  # cosine ramp-down
             ramp *= min(1.0, t / 0.05)  # short ramp-up
-            for group in opt.param_groups:
-                group["lr"] = lr * ramp
             img = synth.render(ws, 1.0, noise, differentiable=True)
             loss_img = image_loss(img, tgt)
             loss = loss_img + noise_weight * noise_regulariser(noise) \
                 + w_spread_weight * (ws - ws.mean(dim=1, keepdim=True)).square().sum(dim=2).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            opt.step(list(torch.autograd.grad(loss, params)), lr * ramp)
             with torch.no_grad():
                 for n in noise:
                     n.sub_(n.mean()).div_(n.std().clamp_min(1e-8))
