@@ -10,12 +10,15 @@ the file with :func:`read_events`. Every event has these keys::
 
 ``status``      ``status``: "started" | "resumed" | "finished" | "stopped"; on started/resumed also ``family``,
                 ``preset``, ``total_steps``, ``batch_size``, ``world_size``, ``device``, ``precision`` (the one in
-                use after any CPU fallback), ``notes`` (list of sentences, e.g. why an option fell back);
-                on finished/stopped also ``checkpoint`` (relative path of the checkpoint written last).
+                use after any CPU fallback), ``notes`` (list of sentences, e.g. why an option fell back),
+                ``fixed_inputs`` ("test" or "train": where the sample/metric inputs come from);
+                on finished/stopped also ``checkpoint`` (relative path of the checkpoint written last, or null);
+                on stopped also ``reason`` ("SIGTERM", "SIGINT", "--until N", ...).
 ``scalars``     ``values``: {name: float}. Names are ``loss/<name>`` (losses, averaged since the last scalars
                 event), ``lr/<optimiser>``, ``weight/<name>`` (scheduled loss weights), ``images_per_s``.
 ``sample``      ``path``: PNG relative to RUN_DIR (``samples/step_00000120.png``), ``rows``: what each row shows.
-``checkpoint``  ``path``: relative path of the checkpoint file, ``best``: bool (it is also ``best.pt`` now).
+``checkpoint``  ``path``: relative path of the checkpoint file, ``best``: bool (it is also ``best.pt`` now),
+                ``monitor``: the value best.pt is chosen on (a metric, else the mean monitored loss), if any.
 ``metrics``     ``values``: {name: float} measured on fixed held-out inputs (lower is better unless the name
                 says otherwise), ``split``: the inputs' origin.
 ``error``       ``error``: "non_finite_loss" | "io" | "config" | "data" | "internal"; ``message``: a sentence for

@@ -76,8 +76,12 @@ def main(argv: list[str]) -> int:
             print(f"error: cannot write '{events.path}' either ({exc.strerror or exc}).", file=sys.stderr)
         return code
 
+    from training.trainers.base import StopRequested
+
+    stop = StopRequested()
+    stop.install()  # from here on, SIGTERM/Ctrl+C end the run cleanly (also while data is generated)
     try:
-        return _train(command, args, run_dir, events, fail)
+        return _train(command, args, run_dir, events, fail, stop)
     except OSError as exc:
         where = f" '{exc.filename}'" if exc.filename else ""
         return fail("io", EXIT_IO, f"Cannot write to the run folder{where}: {exc.strerror or exc}. "
@@ -86,6 +90,7 @@ def main(argv: list[str]) -> int:
         traceback.print_exc()
         return fail("internal", EXIT_FAILED, f"Training failed unexpectedly: {type(exc).__name__}: {exc}")
     finally:
+        stop.uninstall()
         try:
             events.close()
         except OSError:
@@ -95,7 +100,7 @@ def main(argv: list[str]) -> int:
         distributed.shutdown()
 
 
-def _train(command, args, run_dir: Path, events, fail) -> int:
+def _train(command, args, run_dir: Path, events, fail, stop) -> int:
     from training import checkpoint as ckpt
     from training import distributed
     from training.config import ConfigError, load_config
@@ -129,7 +134,7 @@ def _train(command, args, run_dir: Path, events, fail) -> int:
     except (ConfigError, KeyError, ValueError) as exc:
         return fail("config", EXIT_CONFIG, str(exc.args[0] if isinstance(exc, KeyError) else exc))
     try:
-        loop = Loop(trainer, run_dir, events, until=args.until)
+        loop = Loop(trainer, run_dir, events, until=args.until, stop=stop)
     except (DataError, FileNotFoundError) as exc:
         return fail("data", EXIT_DATA, str(exc))
     if command == "resume":

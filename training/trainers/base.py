@@ -393,6 +393,8 @@ class StopRequested:
         self.signal_name = signal.Signals(signum).name
 
     def install(self) -> None:
+        if self._previous:
+            return
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
                 self._previous[sig] = signal.signal(sig, self._handler)
@@ -408,7 +410,8 @@ class StopRequested:
 class Loop:
     """Runs a :class:`Trainer` in a run folder: the cadence of logs, samples, metrics and checkpoints."""
 
-    def __init__(self, trainer: Trainer, run_dir: Path, events: EventWriter, until: int | None = None):
+    def __init__(self, trainer: Trainer, run_dir: Path, events: EventWriter, until: int | None = None,
+                 stop: StopRequested | None = None):
         self.t = trainer
         self.cfg = trainer.cfg
         self.run_dir = Path(run_dir)
@@ -416,9 +419,10 @@ class Loop:
         self.until = until
         self.main = trainer.dist.is_main
         self.best_value: float | None = None
+        self._metrics_step = -1
         self.last_checkpoint: str | None = None
         self.last_metrics: dict[str, float] = {}
-        self.stop = StopRequested()
+        self.stop = stop or StopRequested()
         dataset = trainer.build_dataset(self.run_dir, "train")
         if len(dataset) == 0:
             raise DataError("The training dataset is empty.")
@@ -451,6 +455,8 @@ class Loop:
     def save_checkpoint(self, rng: dict[str, Any] | None = None, data: dict[str, int] | None = None) -> str | None:
         if not self.main:
             return None
+        if self.cfg.log.eval_every and self._metrics_step != self.t.step:
+            self.write_metrics()  # best.pt is chosen on metrics of the weights being saved
         value = self._best_candidate()
         best = value is not None and (self.best_value is None or value < self.best_value)
         if best:
@@ -529,6 +535,7 @@ class Loop:
         with self._eval_mode():
             torch.manual_seed(self.cfg.seed + 3)
             values = self.t.evaluate(self.fixed)
+        self._metrics_step = self.t.step
         if values:
             self.last_metrics = values
             self.events.emit("metrics", self.t.step, values=values, split=self.fixed_split)
@@ -567,6 +574,11 @@ class Loop:
             self.write_sample()
         end = self.cfg.steps if self.until is None else min(self.until, self.cfg.steps)
         self.stop.install()
+        if dist_util.any_rank(self.stop.flag, t.dist, t.device):  # asked to stop while data was prepared
+            self.stop.uninstall()
+            self.events.emit("status", t.step, status="stopped", checkpoint=self.last_checkpoint,
+                             reason=self.stop.signal_name or "stop requested on another process")
+            return 0
         try:
             while t.step < end:
                 # What a checkpoint of the last good state needs, taken before this step changes anything.
