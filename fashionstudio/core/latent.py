@@ -19,7 +19,10 @@ Pieces, in the order a frame is made:
   modulate the (small) weights instead of the (large) activations at batch 1 where that is cheaper, toRGB is a
   matrix product, the lrelu gain is folded into the next layer's style, noise and bias are one cached tensor,
   and the activations of unchanged leading layers are reused between frames.
-  It equals ``G.synthesis`` up to float rounding (tested) and is several times faster on a CPU.
+  It equals ``G.synthesis`` up to float rounding (tested).
+
+torch is imported inside the functions that use it: the GUI builds the Generate tab (and its
+:class:`GenerateState`) before torch is loaded, so the window shows first.
 """
 
 from __future__ import annotations
@@ -35,8 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 STATE_KIND = "fashionstudio-generate-state"
 STATE_VERSION = 1
@@ -200,6 +201,8 @@ def sefa_directions(G: Any, layers: tuple[int, int], k: int = 10) -> tuple[np.nd
     ``A`` stacks the style affine weights (each [channels, w_dim]) of the demodulated convs reading the ws in
     ``layers``; each layer's block is scaled to unit Frobenius norm so that wide layers do not drown narrow ones.
     """
+    import torch
+
     start, stop = clamp_range(layers, G.num_ws)
     blocks = [a.layer.effective_weight().detach().double().cpu()
               for a in G.style_affines() if a.kind == "conv" and start <= a.ws_index < stop]
@@ -216,6 +219,8 @@ def sefa_directions(G: Any, layers: tuple[int, int], k: int = 10) -> tuple[np.nd
 
 def ganspace_directions(w_samples: torch.Tensor, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """GANSpace: the top-``k`` principal axes (rows, orthonormal) of sampled w and their standard deviations."""
+    import torch
+
     w = w_samples.detach().double().cpu()
     w = w - w.mean(0, keepdim=True)
     cov = w.T @ w / max(1, w.shape[0] - 1)
@@ -326,6 +331,8 @@ class LatentSpace:
     """
 
     def __init__(self, G: Any, device: Any = "cpu", cache_size: int = 4096) -> None:
+        import torch
+
         self.G = G
         self.device = torch.device(device)
         self.num_ws, self.w_dim, self.z_dim = int(G.num_ws), int(G.w_dim), int(G.z_dim)
@@ -339,6 +346,8 @@ class LatentSpace:
     # -- seeds --------------------------------------------------------------------------------------------------
     def w_for_seeds(self, seeds: list[int]) -> torch.Tensor:
         """w [len(seeds), w_dim] (cached; the missing ones go through the mapping network in one batch)."""
+        import torch
+
         seeds = [int(s) & SEED_MASK for s in seeds]
         with self._lock:
             missing = [s for s in dict.fromkeys(seeds) if s not in self._w_cache]
@@ -364,6 +373,8 @@ class LatentSpace:
 
     def blended_w(self, x: float, y: float) -> torch.Tensor:
         """w [w_dim] at lattice position (x, y): bilinear blend of the four neighbouring seeds' w."""
+        import torch
+
         x0, y0 = math.floor(x), math.floor(y)
         fx, fy = x - x0, y - y0
         corners = [(x0, y0, (1 - fx) * (1 - fy)), (x0 + 1, y0, fx * (1 - fy)),
@@ -376,6 +387,8 @@ class LatentSpace:
     # -- samples and directions ---------------------------------------------------------------------------------
     def w_samples(self, n: int = 10_000, seed: int = 0x5EFA) -> torch.Tensor:
         """``n`` mapped samples of w (fixed seed, computed once, batched)."""
+        import torch
+
         with self._lock:
             if self._samples is not None and self._samples.shape[0] >= n:
                 return self._samples[:n]
@@ -414,6 +427,8 @@ class LatentSpace:
     # -- state -> ws --------------------------------------------------------------------------------------------
     def base_ws(self, state: GenerateState) -> torch.Tensor:
         """[num_ws, w_dim] before mixing, truncation and edits."""
+        import torch
+
         if state.base_ws is not None:
             return torch.from_numpy(np.asarray(state.base_ws, dtype=np.float32)).to(self.device).clone()
         return self.blended_w(state.x, state.y)[None].expand(self.num_ws, -1).clone()
@@ -441,6 +456,8 @@ def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: int | No
 
 def apply_directions(ws: torch.Tensor, directions: list[Direction]) -> torch.Tensor:
     """ws [num_ws, w_dim] plus every non-zero direction's offset on its layer range."""
+    import torch
+
     active = [d for d in directions if d.value != 0.0]
     if not active:
         return ws
@@ -454,6 +471,8 @@ def apply_directions(ws: torch.Tensor, directions: list[Direction]) -> torch.Ten
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
     """Spherical interpolation of two z vectors (falls back to lerp when they are nearly parallel)."""
+    import torch
+
     a_n, b_n = a / a.norm(), b / b.norm()
     dot = (a_n * b_n).sum().clamp(-1.0, 1.0)
     omega = torch.arccos(dot)
@@ -465,6 +484,8 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
 
 def interpolation_ws(ws_a: torch.Tensor, ws_b: torch.Tensor, frames: int) -> torch.Tensor:
     """``frames`` ws linearly spaced in w from ``ws_a`` to ``ws_b`` inclusive: [frames, num_ws, w_dim]."""
+    import torch
+
     if frames < 2:
         raise ValueError("an interpolation needs at least 2 frames")
     a, b = ws_a.reshape(1, *ws_a.shape[-2:]), ws_b.reshape(1, *ws_b.shape[-2:])
@@ -482,6 +503,8 @@ _BLUR: dict[tuple[Any, Any], torch.Tensor] = {}
 
 def _blur_kernel(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """[1, 1, 4, 4] binomial [1,3,3,1] x [1,3,3,1] filter with gain 4 (after 2x zero insertion)."""
+    import torch
+
     key = (dtype, device)
     if key not in _BLUR:
         with torch.inference_mode(False):
@@ -518,9 +541,11 @@ class FastSynthesis:
     calls are safe anywhere). With ``differentiable=True`` it builds an autograd graph (projection).
     """
 
-    def __init__(self, G: Any, dtype: torch.dtype = torch.float32, channels_last: bool = True) -> None:
+    def __init__(self, G: Any, dtype: torch.dtype | None = None, channels_last: bool = True) -> None:
+        import torch
+
         syn = G.synthesis_network
-        self.num_ws, self.resolution, self.dtype = int(G.num_ws), int(G.resolution), dtype
+        self.num_ws, self.resolution, self.dtype = int(G.num_ws), int(G.resolution), dtype or torch.float32
         # NHWC is oneDNN's native conv layout: on one CPU thread 0-15% faster at 64 px, within noise at 128 px.
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         # Normal (not inference) tensors even when built inside inference_mode: projection backpropagates
@@ -542,6 +567,8 @@ class FastSynthesis:
 
     # -- precomputation -------------------------------------------------------------------------------------------
     def _modconv(self, m: Any, in_gain: float) -> _ModConv:
+        import torch
+
         weight = (m.weight * m.weight_gain).detach().to(torch.float64)
         wsq = weight.square().sum(dim=(2, 3)) if m.demodulate else None
         aff = m.affine
@@ -562,6 +589,8 @@ class FastSynthesis:
     # -- pieces ---------------------------------------------------------------------------------------------------
     @staticmethod
     def _modulated(x: torch.Tensor, w: torch.Tensor, mc: _ModConv) -> torch.Tensor:
+        import torch
+
         styles = w @ mc.affine_w.T + mc.affine_b  # [N, C_in]
         demod = None
         if mc.wsq is not None:
@@ -588,6 +617,8 @@ class FastSynthesis:
 
     @staticmethod
     def _conv(x: torch.Tensor, weight: torch.Tensor, mc: _ModConv) -> torch.Tensor:
+        import torch.nn.functional as F
+
         if not mc.up:
             return F.conv2d(x, weight, padding=mc.padding)
         # StyleGAN2's upsampling conv: stride-2 transposed conv, then the [1,3,3,1] blur (gain 4) padded by 1.
@@ -618,6 +649,8 @@ class FastSynthesis:
 
     def _styled_forward(self, x: torch.Tensor, w: torch.Tensor, layer: _Styled, addend: torch.Tensor,
                         inplace: bool) -> torch.Tensor:
+        import torch.nn.functional as F
+
         y = self._modulated(x, w, layer.conv)
         if inplace:
             return F.leaky_relu_(y.add_(addend), 0.2)
@@ -627,6 +660,9 @@ class FastSynthesis:
     def render(self, ws: torch.Tensor, noise_strength: float = 1.0, noise: list[torch.Tensor] | None = None,
                *, differentiable: bool = False, stateless: bool = False) -> torch.Tensor:
         """ws [N, num_ws, w_dim] -> image [N, 3, R, R] (``noise``: optional per-layer maps replacing "const")."""
+        import torch
+        import torch.nn.functional as F
+
         if ws.dim() != 3 or ws.shape[1] != self.num_ws:
             raise ValueError(f"ws must be [N, {self.num_ws}, w_dim], got {list(ws.shape)}")
         ws = ws.to(self.dtype)
@@ -677,6 +713,8 @@ class FastSynthesis:
 
 def images_to_pil(images: torch.Tensor) -> list[Any]:
     """[N, 3, H, W] in about [-1, 1] -> list of 8-bit RGB PIL images."""
+    import torch
+
     from PIL import Image
 
     arr = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox, QGridLayout, QLabel, QLineEdit, QScrollArea, QSlider, QVBoxLayout, QWidget,
 )
 
-from fashionstudio.core.latent import Direction
+if TYPE_CHECKING:
+    from fashionstudio.core.latent import Direction
 
 SLIDER_STEPS = 100  # slider units per sigma
 SLIDER_RANGE = 3.0  # +- sigma
