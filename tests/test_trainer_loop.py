@@ -300,6 +300,11 @@ def test_loss_goes_down_and_export_matches_ema_generator(tmp_path, capsys):
     from fashionstudio.core.modelfile import load_model_file
     from training.export import export_run
 
+    from training import export
+
+    assert export.main(["export", str(tmp_path / "nowhere")]) == 2  # no checkpoint: a sentence, exit 2
+    assert export.main(["export", str(run), "--out", str(tmp_path / "cli.safetensors")]) == 0
+    assert load_model_file(tmp_path / "cli.safetensors").meta["training"]["checkpoint"] == "best.pt"
     out = export_run(run, tmp_path / "tiny.safetensors", which="latest")
     model = load_model_file(out)
     assert list(model.networks) == ["G"] and model.meta["training"]["steps"] == 40
@@ -396,3 +401,11 @@ def test_two_cpu_processes_train_in_step(tmp_path):
         if "running" not in k and "num_batches" not in k:  # BN statistics are per process
             assert torch.equal(r0[k], r1[k]), k
     assert final_state(run)["step"] == 4
+
+
+def test_gpu_speed_options_fall_back_cleanly_on_cpu(tmp_path, capsys):
+    run = make_run(tmp_path, precision="bf16", channels_last=True, device="cpu")
+    assert runner.main(["run", str(run), "--until", "1"]) == 0
+    started = events_of(run)[0]
+    assert started["precision"] == "fp32" and started["device"] == "cpu"
+    assert any("bf16" in n for n in started["notes"]) and any("channels_last" in n for n in started["notes"])

@@ -590,6 +590,8 @@ class Loop:
                     t.apply_lr_schedule()
                     start = time.perf_counter()
                     losses = t.train_step(batch)
+                    if t.scaler is not None:  # fp16: one scale update per step, after every optimiser stepped
+                        t.scaler.update()
                     if t.device.type == "cuda":
                         torch.cuda.synchronize(t.device)
                     self._step_time += time.perf_counter() - start
