@@ -215,7 +215,7 @@ def bare_forward(G: Any) -> Any:
     return run
 
 
-# -- Generate ---------------------------------------------------------------------------------------------------------
+# -- Generate ---------------------------------------------------------------------------------------------------
 def generate_model(preset: str, folder: Path) -> tuple[Path, str]:
     """The shipped generate model if it has this preset's resolution, else random weights of the preset."""
     import torch
@@ -262,8 +262,7 @@ def measure_generate(app: Any, preset: str, folder: Path, repeats: int) -> dict[
                                     repeats, forward, beat)
     stall_inference = beat.stop()
     # A slider on the fine layers: the renderer reuses the untouched leading layers.
-    combo = tab.sliders._rows[1][3]
-    combo.setCurrentIndex(combo.findText("fine", flags=__import__("PySide6.QtCore").QtCore.Qt.MatchFlag.MatchStartsWith))
+    tab.sliders.set_layers(1, tab.layer_presets()["fine"])
     wait_until(app, lambda: not tab.is_busy(), 30)
     fine, base2 = timed_moves(app, tab, lambda i: tab.set_slider_value(1, values[i % 2] + 0.01 * i), repeats,
                               forward)
@@ -281,7 +280,7 @@ def measure_generate(app: Any, preset: str, folder: Path, repeats: int) -> dict[
     }
 
 
-# -- Pose ---------------------------------------------------------------------------------------------------------------
+# -- Pose -------------------------------------------------------------------------------------------------------
 def measure_pose(app: Any, folder: Path, repeats: int) -> dict[str, Any]:
     from fashionstudio.gui.tabs import pose_tab as pose_module
 

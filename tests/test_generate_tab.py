@@ -10,6 +10,7 @@ import torch
 from PIL import Image, PngImagePlugin
 from PySide6.QtCore import QPoint, Qt
 
+from fashionstudio.core.latent import encode_array
 from fashionstudio.core.modelfile import save_model_file
 from fashionstudio.gui.model_manager import ModelManager
 from fashionstudio.gui.tabs.generate_tab import GenerateTab
@@ -76,6 +77,16 @@ def test_sliders_come_from_the_model_and_change_the_image(qtbot, tab):
     tab.reset_sliders()
     settle(qtbot, tab)
     assert np.array_equal(pixels(tab.result_image()), before)
+    # a slider limited to the fine layers changes the image less than the same slider on all layers
+    tab.set_slider_value(0, 2.5)
+    settle(qtbot, tab)
+    all_change = np.abs(pixels(tab.result_image()) - before).mean()
+    tab.sliders.set_layers(0, tab.layer_presets()["fine"])
+    settle(qtbot, tab)
+    fine_change = np.abs(pixels(tab.result_image()) - before).mean()
+    assert tab._shown_state.directions[0].layers == tab.layer_presets()["fine"]
+    assert 0 < fine_change < all_change
+    tab.reset_sliders()
     # GANSpace as the other source of directions
     tab.method_combo.setCurrentIndex(tab.method_combo.findData("ganspace"))
     qtbot.waitUntil(lambda: tab.sliders.directions()[0].source == "ganspace", timeout=WAIT_MS)
@@ -214,7 +225,7 @@ def test_bad_inputs_give_a_message_and_leave_the_tab_usable(qtbot, tab, tmp_path
     wrong = tmp_path / "wrong_model.png"
     meta = PngImagePlugin.PngInfo()
     state = json.loads(json.dumps({"tool": "generate", "settings": {"state": tab._snapshot().to_dict()}}))
-    state["settings"]["state"]["base_ws"] = {"dtype": "<f4", "shape": [3, 3], "b64": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}
+    state["settings"]["state"]["base_ws"] = encode_array(np.zeros((3, 3), np.float32))  # not this model's size
     meta.add_text("fashionstudio", json.dumps(state))
     Image.new("RGB", (16, 16)).save(wrong, pnginfo=meta)
     tab.open_image(wrong)

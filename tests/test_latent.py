@@ -159,6 +159,8 @@ def test_state_round_trips_through_json_and_rejects_damage(G, space):
         GenerateState.from_dict(broken)
     with pytest.raises(StateError, match="different model"):
         GenerateState.from_dict(json.loads(text), num_ws=G.num_ws + 2, w_dim=G.w_dim)
+    with pytest.raises(latent.ModelMismatchError, match="different model"):
+        GenerateState.from_dict(json.loads(text), num_ws=G.num_ws, w_dim=G.w_dim + 1)
 
 
 def test_state_from_png(tmp_path, G):
@@ -167,7 +169,8 @@ def test_state_from_png(tmp_path, G):
     assert latent.state_from_png(plain) is None
     good = tmp_path / "good.png"
     meta = PngImagePlugin.PngInfo()
-    meta.add_text("fashionstudio", json.dumps({"tool": "generate", "settings": {"state": GenerateState(x=5).to_dict()}}))
+    stored = {"tool": "generate", "settings": {"state": GenerateState(x=5).to_dict()}}
+    meta.add_text("fashionstudio", json.dumps(stored))
     Image.new("RGB", (8, 8)).save(good, pnginfo=meta)
     assert latent.state_from_png(good).seed == 5
     bad = tmp_path / "bad.png"

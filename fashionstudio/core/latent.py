@@ -51,6 +51,10 @@ class StateError(ValueError):
     """Stored generator settings (PNG text chunk, direction file) that cannot be used. Meant for a designer."""
 
 
+class ModelMismatchError(StateError):
+    """Stored settings whose latent sizes belong to another generator."""
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # seeds, layers
 # ---------------------------------------------------------------------------------------------------------------
@@ -127,7 +131,8 @@ class Direction:
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise StateError(f"a direction entry is incomplete or damaged ({exc})") from None
         if w_dim is not None and out.vector.shape[0] != w_dim:
-            raise StateError(f"a direction has {out.vector.shape[0]} numbers but this generator's w has {w_dim}")
+            raise ModelMismatchError(f"a direction has {out.vector.shape[0]} numbers but this generator's w has "
+                                     f"{w_dim}: it was made with a different model")
         if not np.all(np.isfinite(out.vector)) or not math.isfinite(out.sigma) or not math.isfinite(out.value):
             raise StateError("a direction holds numbers that are not finite")
         return out
@@ -307,6 +312,8 @@ class GenerateState:
                 state.base_ws = decode_array(data["base_ws"], np.float32)
             if data.get("base_noise") is not None:
                 state.base_noise = [decode_array(n, np.float32) for n in data["base_noise"]]
+        except ModelMismatchError as exc:
+            raise ModelMismatchError(f"the stored Generate settings do not fit this model ({exc})") from None
         except StateError as exc:
             raise StateError(f"the stored Generate settings are damaged: {exc}") from None
         except (KeyError, TypeError, ValueError, IndexError) as exc:
@@ -316,7 +323,7 @@ class GenerateState:
             raise StateError("the stored Generate settings hold numbers that are not finite")
         if state.base_ws is not None and num_ws is not None and w_dim is not None \
                 and tuple(state.base_ws.shape) != (num_ws, w_dim):
-            raise StateError(f"the stored projected latent is {list(state.base_ws.shape)}, but this generator "
+            raise ModelMismatchError(f"the stored projected latent is {list(state.base_ws.shape)}, but this generator "
                              f"needs [{num_ws}, {w_dim}]: it was made with a different model")
         return state
 
@@ -730,14 +737,6 @@ def state_summary(state: GenerateState) -> dict[str, Any]:
             "projected": state.base_ws is not None}
 
 
-__all__ = [
-    "Direction", "FastSynthesis", "GenerateState", "LatentSpace", "StateError", "apply_directions",
-    "directions_from_json", "directions_to_json", "ganspace_directions", "images_to_pil", "interpolation_ws",
-    "layer_presets", "lattice_seed", "load_directions", "save_directions", "sefa_directions", "seed_to_z", "slerp",
-    "state_summary", "truncate", "ws_levels"
-]
-
-
 def state_from_png(path: str | os.PathLike, *, num_ws: int | None = None,
                    w_dim: int | None = None) -> GenerateState | None:
     """The Generate state stored in a PNG exported by FashionStudio, or None when the file holds none.
@@ -786,3 +785,11 @@ def state_from_png(path: str | os.PathLike, *, num_ws: int | None = None,
         raise StateError(f"'{path.name}' holds FashionStudio settings, but they are damaged, so its Generate "
                          "state cannot be restored.")
     return None
+
+
+__all__ = [
+    "Direction", "FastSynthesis", "GenerateState", "LatentSpace", "ModelMismatchError", "StateError",
+    "apply_directions", "clamp_range", "directions_from_json", "directions_to_json", "ganspace_directions",
+    "images_to_pil", "interpolation_ws", "layer_presets", "lattice_seed", "load_directions", "save_directions",
+    "sefa_directions", "seed_to_z", "slerp", "state_from_png", "state_summary", "truncate", "ws_levels",
+]

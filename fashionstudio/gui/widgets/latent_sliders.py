@@ -119,6 +119,12 @@ class DirectionSliders(QWidget):
         """Move slider ``index`` to ``value`` sigma (emits ``changed``)."""
         self._rows[index][1].setValue(int(round(value * SLIDER_STEPS)))
 
+    def set_layers(self, index: int, layers: tuple[int, int]) -> None:
+        """Make direction ``index`` act on ws ``layers`` = [start, stop) (emits ``changed``)."""
+        combo = self._rows[index][3]
+        self._fill_layers(combo, tuple(layers))
+        self._layers_changed(index)
+
     def rename(self, index: int, name: str) -> None:
         self._rows[index][0].setText(name)
         self._renamed(index)
