@@ -161,3 +161,22 @@ def test_stylegan2_generator_moves_toward_the_data(tmp_path, cache, capsys):
     before, after = colour_gap(1), colour_gap(30)
     assert after < 0.75 * before, (before, after)
     assert scalars(run, "loss/r1") and scalars(run, "loss/path_length")
+
+
+@pytest.mark.parametrize("preset", ["thesis", "studio", "demo"])
+@pytest.mark.parametrize("family", ["pgpg", "pixeldtgan", "cyclegan", "stylegan2"])
+def test_every_preset_file_is_a_valid_config(family, preset):
+    """Each shipped preset loads, knows only its family's losses and optimisers, and matches a model preset."""
+    from training.config import config_from_dict, merge_family_defaults, preset_path
+    from training.trainers import get_trainer
+    from training.trainers.base import resolve_arch
+
+    assert preset_path(preset, family).is_file()
+    cfg = config_from_dict({"family": family, "preset": preset})
+    trainer = get_trainer(family)
+    merge_family_defaults(cfg, trainer.DEFAULT_LR, trainer.DEFAULT_LOSS, trainer.DEFAULT_SCHEDULES)
+    assert set(cfg.optim.lr) == set(trainer.DEFAULT_LR)
+    arch = resolve_arch(cfg)
+    assert arch["preset"] == preset and cfg.steps > 0
+    if preset == "demo":
+        assert arch["resolution"] == 64 and cfg.data.kind == "atelier"
