@@ -190,10 +190,10 @@ class GenerateTab(ToolTab):
         self.cutoff_spin = QSpinBox()
         self.cutoff_spin.setRange(1, 18)
         self.cutoff_spin.setValue(18)
-        self.cutoff_spin.setSpecialValueText("")
-        self.cutoff_spin.setToolTip("ψ acts on layers 0 up to this one (the last = all layers)")
+        self.cutoff_spin.setSuffix(" layers")
+        self.cutoff_spin.setToolTip("ψ acts on this many layers from the coarsest (all of them by default)")
         self.cutoff_spin.valueChanged.connect(self._cutoff_changed)
-        form.addRow("ψ on layers up to", self.cutoff_spin)
+        form.addRow("ψ on the first", self.cutoff_spin)
 
         self.mix_check = QCheckBox("Style mixing")
         self.mix_check.setToolTip("Take the chosen layers' styles from a second seed")
