@@ -99,3 +99,26 @@ def test_accuracies_count_only_labelled_images():
     labels = torch.stack([item_pred, torch.tensor([IGNORE] * 4)], 1)  # colour unknown everywhere
     acc = accuracies(net, images, labels, ["g"] * 4)
     assert acc["item"]["g"] == 1.0 and "colour" not in acc
+
+
+def test_shipped_network_reads_fresh_atelier_images(tmp_path):
+    """The file in resources/ (what evaluate uses by default) on data it never saw (another seed)."""
+    from training.metrics.atelier_features import DEFAULT_PATH
+
+    net, meta = load_atelier(DEFAULT_PATH)
+    assert DEFAULT_PATH.stat().st_size < 3_000_000
+    assert meta["held_out_accuracy"]["colour"]["shoe"] >= 0.9  # the card's numbers are in the file
+    generate_training_data(tmp_path, 24, seed=777)
+    images, labels, groups = load_atelier_split(tmp_path, net.head_classes)
+    acc = accuracies(net, images, labels, groups)
+    assert min(acc["item"].values()) >= 0.95
+
+    def pooled(head: str) -> float:
+        j = list(net.head_classes).index(head)
+        mask = labels[:, j] != IGNORE
+        with torch.no_grad():
+            pred = net(images[mask].float() / 127.5 - 1)[1][head].argmax(1)
+        return float((pred == labels[mask, j]).float().mean())
+
+    assert pooled("colour") >= 0.85  # chance: 1/13
+    assert pooled("formality") >= 0.85

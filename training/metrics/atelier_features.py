@@ -103,6 +103,7 @@ def save_atelier(path: str | Path, net: AtelierNet, info: dict[str, Any]) -> Pat
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata={META_KEY: json.dumps(meta)})
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a shipped resource must be readable by everyone
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -292,7 +293,7 @@ def accuracies(net: AtelierNet, images: Tensor, labels: Tensor, groups: list[str
 
 
 def train(out: Path, n: int = 3000, epochs: int = 8, seed: int = 0, batch_size: int = 64,
-          data_dir: Path | None = None, log=print) -> dict[str, Any]:
+          data_dir: Path | None = None, stem: int = 16, log=print) -> dict[str, Any]:
     """Generate atelier data (train seed ``seed``, held-out seed ``seed + 1000``), train the CNN, write ``out``."""
     import shutil
     import time
@@ -312,7 +313,7 @@ def train(out: Path, n: int = 3000, epochs: int = 8, seed: int = 0, batch_size: 
 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    net = AtelierNet(heads)
+    net = AtelierNet(heads, stem=stem)
     steps = epochs * max(1, len(x_train) // batch_size)
     opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.15)
@@ -343,7 +344,7 @@ def train(out: Path, n: int = 3000, epochs: int = 8, seed: int = 0, batch_size: 
                      "batch_size": batch_size, "seed": seed, "train_seconds": round(seconds, 1),
                      "data": "synthetic atelier kinds images, lookbook (photos + flats), shoes_bags at 64 px",
                      "command": f"python -m training.metrics.atelier_features train OUT --n {n} --epochs {epochs} "
-                                f"--seed {seed}"},
+                                f"--seed {seed} --stem {stem}"},
         "held_out_accuracy": acc,
     }
     save_atelier(out, net, info)
@@ -362,11 +363,12 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--n", type=int, default=3000, help="about this many images per atelier kind (default 3000)")
     t.add_argument("--epochs", type=int, default=8)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--stem", type=int, default=16, help="channels of the full-resolution first conv (0 = none)")
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    info = train(args.out, n=args.n, epochs=args.epochs, seed=args.seed)
+    info = train(args.out, n=args.n, epochs=args.epochs, seed=args.seed, stem=args.stem)
     print(json.dumps(info, indent=1))
     return 0
 
