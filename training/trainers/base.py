@@ -379,17 +379,27 @@ def images_to_grid(rows: list[tuple[str, torch.Tensor]]) -> np.ndarray:
 
 
 class StopRequested:
-    """Turns the first SIGTERM/SIGINT into a flag the loop checks after each step; a second one interrupts."""
+    """Turns SIGTERM/SIGINT into a flag the loop checks after each step.
 
-    def __init__(self) -> None:
+    Signals often arrive in pairs (Ctrl+C reaches torchrun and its workers, which torchrun then signals again;
+    ``timeout`` forwards its own), so repeats within ``grace`` seconds are absorbed; a repeat after that means
+    "stop now" and interrupts (the last checkpoint on disk stays intact).
+    """
+
+    def __init__(self, grace: float = 5.0) -> None:
         self.flag = False
         self.signal_name = ""
+        self.grace = grace
+        self._first = 0.0
         self._previous: dict[int, Any] = {}
 
     def _handler(self, signum: int, frame: Any) -> None:
         if self.flag:
-            raise KeyboardInterrupt
+            if time.monotonic() - self._first > self.grace:
+                raise KeyboardInterrupt
+            return
         self.flag = True
+        self._first = time.monotonic()
         self.signal_name = signal.Signals(signum).name
 
     def install(self) -> None:
