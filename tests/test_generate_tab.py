@@ -152,6 +152,17 @@ def test_interpolation_strip_starts_and_ends_at_the_kept_images(qtbot, tab, tmp_
     frames = tab.strip.frames()
     assert np.abs(pixels(frames[0]) - a).max() <= 1 and np.abs(pixels(frames[-1]) - b).max() <= 1
     assert not np.array_equal(pixels(frames[2]), a)
+    # a clicked frame becomes the edited image, and exports/re-opens as itself
+    tab.strip.frame_clicked.emit(2)
+    settle(qtbot, tab)
+    assert np.abs(pixels(tab.result_image()) - pixels(frames[2])).max() <= 1
+    out = tab.export_result(tmp_path / "frame.png")
+    tab.set_seed(20)
+    settle(qtbot, tab)
+    tab.open_image(out)
+    qtbot.waitUntil(lambda: tab._shown_state.base_ws is not None and not tab.is_busy(), timeout=WAIT_MS)
+    settle(qtbot, tab)
+    assert np.abs(pixels(tab.result_image()) - pixels(frames[2])).max() <= 1
     written = []
     tab.export_animation(tmp_path / "walk.gif", on_done=written.append)
     qtbot.waitUntil(lambda: bool(written), timeout=WAIT_MS)
@@ -188,6 +199,8 @@ def test_projection_runs_with_progress_and_can_be_cancelled(qtbot, tab, tmp_path
     tab.steps_spin.setValue(1000)
     tab.open_image(photo)
     qtbot.waitUntil(lambda: tab.project_progress.value() > 0, timeout=WAIT_MS)
+    with pytest.raises(ValueError, match="projection"):
+        tab.export_result(tmp_path / "mid_projection.png")
     tab.cancel_projection()
     assert not tab.is_projecting()
     settle(qtbot, tab)

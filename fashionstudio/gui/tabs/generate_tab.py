@@ -97,6 +97,7 @@ class GenerateTab(ToolTab):
         self._thumb_generation = 0
         self._state_history: list[Any] = []
         self._kept: dict[str, Any] = {}
+        self._strip_states: list[Any] = []
         self._projection_cancel: threading.Event | None = None
         self._drag_origin: tuple[QPointF, float, float] | None = None
         self._walk: list[tuple[float, float]] = []
@@ -520,6 +521,11 @@ class GenerateTab(ToolTab):
         state = self._shown_state if self._shown_state is not None else self._snapshot()
         return {**state_summary(state), "state": state.to_dict()}
 
+    def export_result(self, path: str | Path) -> Path:
+        if self.is_projecting():  # the canvas shows a projection preview that no state describes yet
+            raise ValueError("Wait for the projection to finish (or cancel it) before exporting.")
+        return super().export_result(path)
+
     def suggested_export_name(self) -> str:
         state = self._shown_state or self.state
         return "projection_generate.png" if state.base_ws is not None else f"seed{state.seed}_generate.png"
@@ -898,6 +904,9 @@ class GenerateTab(ToolTab):
     # ================================================================================================= animation
     def keep_current(self, slot: str) -> None:
         """Keep the shown image as end ``slot`` ("A" or "B") of the interpolation."""
+        if self.is_projecting():
+            self.status_message.emit("Wait for the projection to finish (or cancel it) before keeping an image.")
+            return
         state, img = self._shown_state, self.result_canvas.image()
         if state is None or img is None:
             self.status_message.emit("There is no image to keep yet.")
@@ -934,7 +943,7 @@ class GenerateTab(ToolTab):
         self.strip_button.setEnabled(False)
         self.animate_note.setText("Rendering the strip…")
 
-        def job() -> list[Image.Image]:
+        def job() -> list[tuple[Image.Image, Any]]:
             import torch
 
             from fashionstudio.core.latent import images_to_pil, interpolation_ws
@@ -945,7 +954,7 @@ class GenerateTab(ToolTab):
                 noise_a, noise_b = eng.noise_for(a), None
                 noise_a = [n.clone() for n in noise_a] if noise_a is not None else None
                 noise_b = eng.noise_for(b)
-                out: list[Image.Image] = []
+                out: list[tuple[Image.Image, Any]] = []
                 for i in range(frames):
                     t = i / (frames - 1)
                     noise = None
@@ -954,10 +963,21 @@ class GenerateTab(ToolTab):
                     elif noise_a is not None or noise_b is not None:
                         noise = noise_a if t < 0.5 and noise_a is not None else noise_b or noise_a
                     strength = a.noise_strength + (b.noise_strength - a.noise_strength) * t
-                    out += images_to_pil(eng.synth.render(ws[i:i + 1], strength, noise, stateless=True))
+                    img = images_to_pil(eng.synth.render(ws[i:i + 1], strength, noise, stateless=True))[0]
+                    # Each frame as a state of its own (its w+ and noise), so it can be edited and exported.
+                    frame = a.with_seed(a.seed)
+                    frame.base_ws = ws[i].cpu().numpy().copy()
+                    frame.base_noise = None if noise is None else [n.cpu().numpy().copy() for n in noise]
+                    frame.psi, frame.psi_cutoff, frame.mix_seed, frame.noise_strength = 1.0, None, None, strength
+                    frame.directions = [copy.copy(d) for d in a.directions]
+                    for d in frame.directions:
+                        d.value = 0.0
+                    out.append((img, frame))
             return out
 
-        def done(images: list[Image.Image]) -> None:
+        def done(result: list[tuple[Image.Image, Any]]) -> None:
+            images = [img for img, _ in result]
+            self._strip_states = [state for _, state in result]
             self.strip.set_frames(images)
             self.strip.show()
             self.animate_note.setText(f"{len(images)} frames from A to B. Click a frame to see it large.")
@@ -970,9 +990,10 @@ class GenerateTab(ToolTab):
         run_in_background(job, done, fail, context=self)
 
     def _show_frame(self, index: int) -> None:
-        frames = self.strip.frames()
-        if 0 <= index < len(frames):
-            self.result_canvas.set_image(frames[index])
+        """Make strip frame ``index`` the edited image (the sliders then edit it; Export saves it)."""
+        if 0 <= index < len(self._strip_states):
+            self._apply_state(copy.deepcopy(self._strip_states[index]))
+            self.status_message.emit(f"Frame {index + 1} of {len(self._strip_states)}: the sliders now edit it.")
 
     def export_animation_dialog(self, suffix: str) -> None:
         frames = self.strip.frames()
