@@ -45,6 +45,9 @@ def model_path(tmp_path_factory):
 
 @pytest.fixture
 def tab(qtbot, model_path):
+    from fashionstudio.gui.app import create_settings
+
+    create_settings().remove("generate")  # each test starts from the default choices
     manager = ModelManager("cpu")
     tab = GenerateTab(manager)
     qtbot.addWidget(tab)
@@ -275,3 +278,12 @@ def test_direction_set_save_load_and_undo(qtbot, tab, tmp_path):
 def test_self_test_renders(qtbot, tab):
     report = tab.self_test(timeout_s=20)
     assert report["status"] == "ok", report
+
+
+def test_choices_are_remembered_between_sessions(qtbot, tab):
+    tab.frames_spin.setValue(21)
+    tab.method_combo.setCurrentIndex(tab.method_combo.findData("ganspace"))
+    again = GenerateTab(ModelManager("cpu"))
+    qtbot.addWidget(again)
+    assert again.frames_spin.value() == 21 and again.method_combo.currentData() == "ganspace"
+    again.shutdown()

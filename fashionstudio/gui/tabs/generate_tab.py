@@ -103,6 +103,7 @@ class GenerateTab(ToolTab):
         self._walk: list[tuple[float, float]] = []
         super().__init__(manager, parent)
         self._build_generate_ui()
+        self._restore_preferences()
         self._thumb_timer = QTimer(self)  # thumbnails follow psi once it rests
         self._thumb_timer.setSingleShot(True)
         self._thumb_timer.setInterval(400)
@@ -162,6 +163,34 @@ class GenerateTab(ToolTab):
         self.run_button.setToolTip("Jump to a random seed")
         self.run_button.clicked.disconnect()
         self.run_button.clicked.connect(self.random_seed)
+
+    # The designer's choices that outlive a session (QSettings, like the rest of the app).
+    _PREFERENCES = (("method", "method_combo"), ("direction_layers", "direction_layers"),
+                    ("directions", "direction_count"), ("frames", "frames_spin"), ("fps", "fps_spin"),
+                    ("steps", "steps_spin"))
+
+    def _restore_preferences(self) -> None:
+        from fashionstudio.gui.app import create_settings
+
+        self._prefs = create_settings()
+        for key, name in self._PREFERENCES:
+            widget = getattr(self, name)
+            value = self._prefs.value(f"generate/{key}")
+            widget.blockSignals(True)
+            try:
+                if isinstance(widget, QComboBox):
+                    index = widget.findData(str(value)) if value is not None else -1
+                    if index >= 0:
+                        widget.setCurrentIndex(index)
+                elif value is not None:
+                    widget.setValue(int(value))
+            except (TypeError, ValueError):
+                pass  # a damaged setting keeps the default
+            finally:
+                widget.blockSignals(False)
+            signal = widget.currentIndexChanged if isinstance(widget, QComboBox) else widget.valueChanged
+            signal.connect(lambda _=None, k=key, w=widget: self._prefs.setValue(
+                f"generate/{k}", w.currentData() if isinstance(w, QComboBox) else w.value()))
 
     @staticmethod
     def _slider(lo: int, hi: int, value: int) -> QSlider:
