@@ -499,7 +499,7 @@ class Series:
 
         def job() -> tuple[float, int, GrowArray, MinMaxPyramid, EmaState]:
             ema = EmaState(weight)
-            smoothed = GrowArray(n)
+            smoothed = GrowArray(n + n // 4 + 256)  # room for the points that keep arriving
             smoothed.extend(_smooth_with(ema, values))
             pyramid = MinMaxPyramid()
             pyramid.rebuild(smoothed)
@@ -521,20 +521,27 @@ class Series:
     def x(self, axis: str, t0: float | None = None) -> np.ndarray:
         """The x coordinates: ``step``, ``relative`` (hours since ``t0``, default the first point) or ``wall``
         (Unix seconds)."""
+        base, to_x, _ = self._axis(axis, t0)
+        return to_x(base)
+
+    def _axis(self, axis: str, t0: float | None) -> tuple[np.ndarray, Callable, Callable]:
+        """The stored array behind ``axis`` and the maps base -> x and x -> base (applied to a few values only,
+        so a redraw never transforms the whole series)."""
         if axis == "step":
-            return self.steps.view()
+            return self.steps.view(), (lambda a: a), (lambda v: v)
         t = self.times.view()
-        if axis == "relative" and t.size:
-            return (t - (t[0] if t0 is None else t0)) / 3600.0
-        return t
+        if axis == "relative":
+            origin = (t[0] if t.size else 0.0) if t0 is None else t0
+            return t, (lambda a: (a - origin) / 3600.0), (lambda v: v * 3600.0 + origin)
+        return t, (lambda a: a), (lambda v: v)
 
     def display(self, axis: str = "step", x_range: tuple[float, float] | None = None, buckets: int = 1000,
                 smoothed: bool = False, margin: float = 0.5, t0: float | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
         """The points to draw for ``x_range`` (plus ``margin`` of its width each side, so panning shows data at
-        once), at most about ``4 * buckets`` of them. ``x_range=None`` is everything."""
-        x = self.x(axis, t0)
-        n = x.size
+        once), at most about ``8 * buckets`` of them. ``x_range=None`` is everything."""
+        base, to_x, from_x = self._axis(axis, t0)
+        n = base.size
         if n == 0:
             return np.empty(0), np.empty(0)
         if x_range is None:
@@ -542,11 +549,11 @@ class Series:
         else:
             lo, hi = x_range
             pad = (hi - lo) * margin
-            i0 = max(0, int(np.searchsorted(x, lo - pad, side="left")) - 1)
-            i1 = min(n, int(np.searchsorted(x, hi + pad, side="right")) + 1)
+            i0 = max(0, int(np.searchsorted(base, from_x(lo - pad), side="left")) - 1)
+            i1 = min(n, int(np.searchsorted(base, from_x(hi + pad), side="right")) + 1)
         pyramid = self.smooth_pyramid if smoothed else self.raw_pyramid
         idx, vals = pyramid.decimate(i0, i1, buckets)
-        return x[idx], vals
+        return to_x(base[idx]), vals
 
 
 # ----- reading events.jsonl ----------------------------------------------------------------------------------------
