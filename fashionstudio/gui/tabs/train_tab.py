@@ -471,7 +471,9 @@ class TrainTab(QWidget):
         if state == "crashed":
             self._show_banner(self.crash_message(path), "error")
         elif state == "stopped":
-            self._show_banner("Stopped with a checkpoint: “Resume” continues from it.", "info")
+            self._show_banner("Stopped with a checkpoint: “Resume” continues from it." if checkpoint_files(path)
+                              else "Stopped before its first checkpoint: “Start” trains it from the beginning.",
+                              "info")
         else:
             self._show_banner(None)
         try:

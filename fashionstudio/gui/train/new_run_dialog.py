@@ -15,9 +15,9 @@ from PySide6.QtWidgets import (
 from fashionstudio.core.runs import DATA_KIND_LABELS, FAMILIES, PRESETS, RunSetupError, RunSpec, validate_run_spec
 
 PRESET_TEXT = {
-    "demo": "Demo: small networks, trains on a laptop CPU in minutes to an hour",
+    "demo": "Demo: small, trains on a laptop CPU",
     "studio": "Studio: desktop sizes, wants a GPU",
-    "thesis": "Thesis: the thesis's full sizes, a GPU for days",
+    "thesis": "Thesis: the thesis's full sizes (GPU, days)",
 }
 RESOLUTIONS = (None, 32, 64, 128, 256)
 DEVICE_TEXT = (("auto", "Automatic (GPU if there is one)"), ("cpu", "CPU"), ("cuda", "CUDA GPU"),
@@ -179,9 +179,6 @@ class NewRunDialog(QDialog):
     @property
     def start_now(self) -> bool:
         return self.start_check.isChecked()
-
-    def error_text(self) -> str:
-        return self.error_label.text() if self.error_label.isVisible() or self.error_label.text() else ""
 
     def accept(self) -> None:
         """Close only when the settings are usable; otherwise say what to fix."""
