@@ -18,7 +18,9 @@ What it checks and measures (all printed as one JSON object at the end; exit cod
    before and after all runs; the runs' log and settings must appear in the temporary user folders instead.
 4. "Open with": started with an image path as its argument (what the desktop does), the app shows the image
    on the current tab's canvas (screenshots with and without the argument differ there).
-5. The bundle's size on disk (MB), and the .tar.gz size if one was built. If it was, the tarball is also
+5. The trainer runs from the bundle the way the Train tab starts it (``<executable> -m training ...``): a
+   small ``synth shoes_bags`` writes its HDF5 files.
+6. The bundle's size on disk (MB), and the .tar.gz size if one was built. If it was, the tarball is also
    unpacked to another folder, installed with its install.sh, and started through the menu entry's Exec line.
 
 Takes a few minutes (the build itself ~3-10 min on 2 cores); not part of the pytest run.
@@ -170,6 +172,21 @@ def tarball_install_check(env: dict[str, str], folder: Path) -> dict:
     return {"ok": ok, "exec": exec_line}
 
 
+def trainer_check(env: dict[str, str], folder: Path) -> dict:
+    """The Train tab runs ``sys.executable -m training ...``: in the bundle that is the app executable."""
+    out = folder / "synth"
+    started = time.perf_counter()
+    done = subprocess.run(
+        [str(EXECUTABLE), "-m", "training", "synth", "shoes_bags", str(out), "--n", "8", "--resolution", "64"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    files = sorted(p.name for p in out.glob("*")) if out.exists() else []
+    ok = done.returncode == 0 and any(name.endswith(".hdf5") for name in files)
+    if not ok:
+        log(f"trainer check failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+    return {"ok": ok, "seconds": round(time.perf_counter() - started, 2), "files": files}
+
+
 def time_to_first_window(env: dict[str, str], display: str, timeout_s: float = 120.0) -> float | None:
     """Seconds from launch until a visible window titled FashionStudio exists on ``display``."""
     env = dict(env, DISPLAY=display, QT_QPA_PLATFORM="xcb")
@@ -268,6 +285,11 @@ def main(argv: list[str] | None = None) -> int:
         opened = open_with_check(env, tmp_path)
         result["open_with"] = opened
         checks["open_with_puts_image_on_canvas"] = opened["ok"]
+
+        # 2a. The trainer runs from the bundle (the Train tab's command line; writes HDF5 through h5py).
+        trainer = trainer_check(env, tmp_path)
+        result["trainer_from_bundle"] = trainer
+        checks["trainer_runs_from_bundle"] = trainer["ok"]
 
         # 2b. The tarball works from another folder, installed with its install.sh as a user would.
         if "tarball_mb" in result:

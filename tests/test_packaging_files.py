@@ -277,3 +277,18 @@ def test_resource_override_must_be_a_folder(monkeypatch, tmp_path):
     monkeypatch.setenv(resources.RESOURCES_ENV, str(tmp_path / "missing"))
     with pytest.raises(resources.ResourceNotFoundError, match=resources.RESOURCES_ENV):
         resources.resource_path()
+
+
+# --- the bundle's entry point ----------------------------------------------------------------------------------
+
+
+def test_launcher_runs_the_trainer_for_dash_m_training(monkeypatch, capsys):
+    launcher = _load_packaging_module("launcher")
+    monkeypatch.setattr(sys, "argv", ["FashionStudio"])
+    assert launcher.main(["-m", "training", "--help"]) == 0
+    assert "python -m training <command>" in capsys.readouterr().out
+    # Any other "-m" goes to the app like every other argument: the bundle is not a general Python interpreter.
+    import fashionstudio.__main__ as app_main
+
+    monkeypatch.setattr(app_main, "main", lambda: 7)
+    assert launcher.main(["-m", "os"]) == 7
