@@ -57,20 +57,22 @@ class _Engine:
         self.G = G
         self.space = LatentSpace(G, G.w_avg.device)
         self.synth = FastSynthesis(G)
-        self._noise_key: Any = None
-        self._noise: list[Any] | None = None
+        self._noise_lock = threading.Lock()
+        self._noise: tuple[Any, list[Any]] | None = None  # (the state's noise list, its tensors)
 
     def noise_for(self, state: Any) -> list[Any] | None:
-        """The projected noise maps of ``state`` as tensors (converted once per state)."""
+        """The projected noise maps of ``state`` as tensors (converted once per state; any thread)."""
         import torch
 
         if state.base_noise is None:
             return None
-        key = id(state.base_noise)
-        if key != self._noise_key:
-            self._noise = [torch.from_numpy(n).float().to(self.G.w_avg.device) for n in state.base_noise]
-            self._noise_key = key
-        return self._noise
+        with self._noise_lock:
+            if self._noise is not None and self._noise[0] is state.base_noise:
+                return self._noise[1]
+        tensors = [torch.from_numpy(n).float().to(self.G.w_avg.device) for n in state.base_noise]
+        with self._noise_lock:
+            self._noise = (state.base_noise, tensors)
+        return tensors
 
 
 class _ProjectionRelay(QObject):
