@@ -520,6 +520,23 @@ def _blur_kernel(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     return _BLUR[key]
 
 
+class _NoiseKey:
+    """Cache key for a noise setting: the strength and the very noise tensors (held, so compared by identity
+    without an id of a freed tensor ever matching a new one)."""
+
+    def __init__(self, strength: float, noise: list[Any] | None) -> None:
+        self.strength, self.noise = float(strength), None if noise is None else tuple(noise)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _NoiseKey) or other.strength != self.strength:
+            return False
+        if self.noise is None or other.noise is None:
+            return self.noise is other.noise
+        return len(self.noise) == len(other.noise) and all(a is b for a, b in zip(self.noise, other.noise))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclass
 class _ModConv:
     affine_w: torch.Tensor      # [C_in, w_dim]
@@ -644,7 +661,7 @@ class FastSynthesis:
 
     def addends(self, strength: float, noise: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
         """Noise + bias of every styled conv as one tensor each (cached while strength and noise stay)."""
-        key = (float(strength), None if noise is None else tuple(id(n) for n in noise))
+        key = _NoiseKey(strength, noise)
         if key != self._addend_key or noise is not None and any(n.requires_grad for n in noise):
             layers = self.styled_layers()
             if noise is not None and len(noise) != len(layers):
@@ -682,7 +699,7 @@ class FastSynthesis:
         else:
             add = self.addends(noise_strength, noise)
         use_cache = n == 1 and not stateless and not differentiable
-        key = (float(noise_strength), None if noise is None else tuple(id(t) for t in noise))
+        key = _NoiseKey(noise_strength, noise)
         start_step = 0
         if use_cache and self._prev_ws is not None and self._prev_key == key and self._checkpoints:
             changed = (ws[0] != self._prev_ws).any(dim=1).nonzero()
