@@ -201,13 +201,13 @@ def test_projection_runs_with_progress_and_can_be_cancelled(qtbot, tab, tmp_path
     Image.new("RGB", (40, 30), (200, 60, 90)).save(photo)
     tab.steps_spin.setValue(1000)
     tab.open_image(photo)
-    qtbot.waitUntil(lambda: tab.project_progress.value() > 0, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.projection.progress.value() > 0, timeout=WAIT_MS)
     with pytest.raises(ValueError, match="projection"):
         tab.export_result(tmp_path / "mid_projection.png")
     tab.cancel_projection()
     assert not tab.is_projecting()
     settle(qtbot, tab)
-    assert tab.state.base_ws is None and "cancelled" in tab.project_status.text()
+    assert tab.state.base_ws is None and "cancelled" in tab.projection.status.text()
 
     tab.steps_spin.setValue(12)
     tab.start_projection(Image.open(photo))

@@ -476,6 +476,32 @@ def apply_directions(ws: torch.Tensor, directions: list[Direction]) -> torch.Ten
     return out
 
 
+def interpolation_states(space: LatentSpace, a: GenerateState, b: GenerateState,
+                         frames: int) -> list[GenerateState]:
+    """``frames`` states from ``a`` to ``b`` inclusive, linear in w between the two final ws (after mixing,
+    truncation and edits), each carrying its ws as ``base_ws`` so it can be shown, edited and exported alone.
+    Noise strength moves linearly; projected noise maps are blended when both ends have them, otherwise each
+    frame keeps the noise of the nearer end."""
+    import copy
+
+    ws = interpolation_ws(space.state_ws(a)[0], space.state_ws(b)[0], frames)
+    out = []
+    for i in range(frames):
+        t = i / (frames - 1)
+        if a.base_noise is not None and b.base_noise is not None:
+            noise = [na + (nb - na) * t for na, nb in zip(a.base_noise, b.base_noise)]
+        else:
+            noise = a.base_noise if t < 0.5 else b.base_noise
+        directions = [copy.copy(d) for d in a.directions]
+        for d in directions:
+            d.value = 0.0  # the edits are already in base_ws
+        out.append(GenerateState(x=a.x, y=a.y, psi=1.0, noise_strength=a.noise_strength + (b.noise_strength
+                                 - a.noise_strength) * t, method=a.method, directions=directions,
+                                 base_ws=ws[i].cpu().numpy().copy(), base_noise=noise,
+                                 model_sha256=a.model_sha256))
+    return out
+
+
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
     """Spherical interpolation of two z vectors (falls back to lerp when they are nearly parallel)."""
     import torch
@@ -807,6 +833,6 @@ def state_from_png(path: str | os.PathLike, *, num_ws: int | None = None,
 __all__ = [
     "Direction", "FastSynthesis", "GenerateState", "LatentSpace", "ModelMismatchError", "StateError",
     "apply_directions", "clamp_range", "directions_from_json", "directions_to_json", "ganspace_directions",
-    "images_to_pil", "interpolation_ws", "layer_presets", "lattice_seed", "load_directions", "save_directions",
+    "images_to_pil", "interpolation_states", "interpolation_ws", "layer_presets", "lattice_seed", "load_directions", "save_directions",
     "sefa_directions", "seed_to_z", "slerp", "state_from_png", "state_summary", "truncate", "ws_levels",
 ]

@@ -21,11 +21,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+    QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QPushButton,
     QSlider, QSpinBox, QTabWidget, QVBoxLayout, QWidget,
 )
 
@@ -33,6 +34,7 @@ from fashionstudio.gui.model_manager import ModelManager
 from fashionstudio.gui.tool_tab import ToolTab
 from fashionstudio.gui.widgets.interpolation_strip import InterpolationStrip
 from fashionstudio.gui.widgets.latent_sliders import DirectionSliders
+from fashionstudio.gui.widgets.projection_panel import ProjectionPanel
 from fashionstudio.gui.widgets.seed_grid import PAGE_SIZE, SeedGrid
 from fashionstudio.gui.workers import error_sentence, run_in_background
 
@@ -60,8 +62,9 @@ class _Engine:
         self._noise_lock = threading.Lock()
         self._noise: tuple[Any, list[Any]] | None = None  # (the state's noise list, its tensors)
 
-    def noise_for(self, state: Any) -> list[Any] | None:
-        """The projected noise maps of ``state`` as tensors (converted once per state; any thread)."""
+    def noise_for(self, state: Any, cache: bool = True) -> list[Any] | None:
+        """The projected noise maps of ``state`` as tensors (converted once per state when ``cache``; any
+        thread)."""
         import torch
 
         if state.base_noise is None:
@@ -69,14 +72,21 @@ class _Engine:
         with self._noise_lock:
             if self._noise is not None and self._noise[0] is state.base_noise:
                 return self._noise[1]
-        tensors = [torch.from_numpy(n).float().to(self.G.w_avg.device) for n in state.base_noise]
-        with self._noise_lock:
-            self._noise = (state.base_noise, tensors)
+        tensors = [torch.from_numpy(np.asarray(n, dtype=np.float32)).to(self.G.w_avg.device)
+                   for n in state.base_noise]
+        if cache:
+            with self._noise_lock:
+                self._noise = (state.base_noise, tensors)
         return tensors
 
+    def render(self, state: Any, stateless: bool = False) -> Image.Image:
+        """The image of ``state``. The live worker reuses the renderer's caches; other threads pass
+        ``stateless=True``."""
+        from fashionstudio.core.latent import images_to_pil
 
-class _ProjectionRelay(QObject):
-    progress = Signal(object)
+        ws = self.space.state_ws(state)
+        noise = self.noise_for(state, cache=not stateless)
+        return images_to_pil(self.synth.render(ws, state.noise_strength, noise, stateless=stateless))[0]
 
 
 class GenerateTab(ToolTab):
@@ -100,7 +110,6 @@ class GenerateTab(ToolTab):
         self._state_history: list[Any] = []
         self._kept: dict[str, Any] = {}
         self._strip_states: list[Any] = []
-        self._projection_cancel: threading.Event | None = None
         self._drag_origin: tuple[QPointF, float, float] | None = None
         self._walk: list[tuple[float, float]] = []
         super().__init__(manager, parent)
@@ -150,7 +159,13 @@ class GenerateTab(ToolTab):
         self.sections.addTab(self._build_latent_page(), "Latent")
         self.sections.addTab(self._build_sliders_page(), "Sliders")
         self.sections.addTab(self._build_animate_page(), "Animate")
-        self.sections.addTab(self._build_project_page(), "Project")
+        self.projection = ProjectionPanel()
+        self.projection.preview.connect(self.result_canvas.set_image)
+        self.projection.finished.connect(self._projection_finished)
+        self.projection.message.connect(self.status_message)
+        self.projection.again_requested.connect(lambda: self.start_projection(self.source_image()))
+        self.steps_spin = self.projection.steps_spin
+        self.sections.addTab(self.projection, "Project")
         self.controls_layout.addWidget(self.sections, 100)
         # The side panel's stretch sits below the controls; give the sections the room instead.
         side = self.side_panel.layout()
@@ -371,46 +386,6 @@ class GenerateTab(ToolTab):
         self._update_animate_buttons()
         return page
 
-    def _build_project_page(self) -> QWidget:
-        page = QWidget()
-        lay = QVBoxLayout(page)
-        lay.setContentsMargins(4, 10, 4, 4)
-        intro = QLabel("Drop a photo on the image (or File > Open) to find it in the generator, then edit it "
-                       "with the sliders.")
-        intro.setWordWrap(True)
-        intro.setObjectName("modelLabel")
-        lay.addWidget(intro)
-        self.target_label = QLabel("No photo yet")
-        self.target_label.setFixedSize(140, 140)
-        self.target_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.target_label.setStyleSheet("border: 1px dashed #cfd3da; border-radius: 6px; color: #8a9099;")
-        lay.addWidget(self.target_label, 0, Qt.AlignmentFlag.AlignHCenter)
-        form = QFormLayout()
-        self.steps_spin = QSpinBox()
-        self.steps_spin.setRange(10, 2000)
-        self.steps_spin.setValue(200)
-        self.steps_spin.setToolTip("More steps: closer to the photo, slower")
-        form.addRow("Steps", self.steps_spin)
-        lay.addLayout(form)
-        self.project_progress = QProgressBar()
-        self.project_progress.setRange(0, 100)
-        self.project_progress.setValue(0)
-        lay.addWidget(self.project_progress)
-        self.project_status = QLabel("")
-        self.project_status.setWordWrap(True)
-        lay.addWidget(self.project_status)
-        buttons = QHBoxLayout()
-        self.project_again = QPushButton("Project again")
-        self.project_again.clicked.connect(lambda: self.start_projection(self.source_image()))
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.cancel_projection)
-        self.cancel_button.setEnabled(False)
-        buttons.addWidget(self.project_again)
-        buttons.addWidget(self.cancel_button)
-        lay.addLayout(buttons)
-        lay.addStretch(1)
-        return page
-
     # ================================================================================================= model
     def can_run(self) -> bool:
         return self.model is not None
@@ -499,7 +474,7 @@ class GenerateTab(ToolTab):
         run_in_background(job, done, fail, context=self)
 
     def is_busy(self) -> bool:
-        return super().is_busy() or self._directions_busy or self._projection_cancel is not None
+        return super().is_busy() or self._directions_busy or self.is_projecting()
 
     # ================================================================================================= rendering
     def trigger(self) -> int | None:
@@ -522,12 +497,7 @@ class GenerateTab(ToolTab):
         state = self._snapshot()
 
         def job() -> tuple[Image.Image, Any]:
-            from fashionstudio.core.latent import images_to_pil
-
-            eng = self.engine(model)
-            ws = eng.space.state_ws(state)
-            img = eng.synth.render(ws, state.noise_strength, eng.noise_for(state))
-            return images_to_pil(img)[0], state
+            return self.engine(model).render(state), state
 
         return job
 
@@ -851,86 +821,24 @@ class GenerateTab(ToolTab):
             self.status_message.emit("Open a StyleGAN2 model before projecting a photo.")
             self.result_canvas.set_error("Open a StyleGAN2 model before projecting a photo.")
             return
-        self.cancel_projection()
-        self.sections.setCurrentIndex(3)
-        thumb = img.copy()
-        thumb.thumbnail((140, 140))
-        from PySide6.QtGui import QPixmap
+        self.sections.setCurrentWidget(self.projection)
+        self.projection.start(img, lambda: self.engine(model))
 
-        from fashionstudio.gui.canvas import pil_to_qimage
-
-        self.target_label.setPixmap(QPixmap.fromImage(pil_to_qimage(thumb)))
-        cancel = threading.Event()
-        self._projection_cancel = cancel
-        steps = self.steps_spin.value()
-        relay = _ProjectionRelay(self)
-        relay.progress.connect(self._projection_progress)
-        self.cancel_button.setEnabled(True)
-        self.project_progress.setValue(0)
-        self.project_status.setText("Starting…")
-
-        def job() -> Any:
-            from fashionstudio.core.projection import project
-
-            eng = self.engine(model)
-            last = None
-            for step in project(eng.G, img, steps, synthesis=eng.synth, preview_every=10):
-                if cancel.is_set():
-                    return None
-                last = step
-                try:
-                    relay.progress.emit(step)
-                except RuntimeError:
-                    return None
-            return last
-
-        def done(last: Any) -> None:
-            relay.deleteLater()
-            if self._projection_cancel is cancel:
-                self._projection_cancel = None
-                self.cancel_button.setEnabled(False)
-            if last is None or cancel.is_set():
-                self.project_status.setText("Projection cancelled.")
-                return
-            self._push_state()
-            state = self._snapshot()
-            state.base_ws, state.base_noise = last.ws, last.noise
-            state.psi, state.psi_cutoff, state.mix_seed = 1.0, None, None
-            for d in state.directions:
-                d.value = 0.0
-            self._apply_state(state, push=False)
-            self.project_status.setText(f"Done: {last.steps} steps, loss {last.loss:.3f}. Edit it with the sliders.")
-            self.status_message.emit("Projection finished: the sliders now edit the photo.")
-
-        def fail(exc: BaseException) -> None:
-            relay.deleteLater()
-            if self._projection_cancel is cancel:
-                self._projection_cancel = None
-            self.cancel_button.setEnabled(False)
-            message = error_sentence(exc)
-            self.project_status.setText(message)
-            self.status_message.emit(message)
-
-        run_in_background(job, done, fail, context=self)
-
-    def _projection_progress(self, step: Any) -> None:
-        if self._projection_cancel is None or self._projection_cancel.is_set():
-            return
-        self.project_progress.setRange(0, step.steps)
-        self.project_progress.setValue(step.step)
-        self.project_status.setText(f"Step {step.step} of {step.steps} · difference {step.loss:.3f}")
-        if step.preview is not None:
-            self.result_canvas.set_image(step.preview)
+    def _projection_finished(self, last: Any) -> None:
+        self._push_state()
+        state = self._snapshot()
+        state.base_ws, state.base_noise = last.ws, last.noise
+        state.psi, state.psi_cutoff, state.mix_seed = 1.0, None, None
+        for d in state.directions:
+            d.value = 0.0
+        self._apply_state(state, push=False)
+        self.status_message.emit("Projection finished: the sliders now edit the photo.")
 
     def cancel_projection(self) -> None:
-        if self._projection_cancel is not None:
-            self._projection_cancel.set()
-            self._projection_cancel = None
-            self.cancel_button.setEnabled(False)
-            self.project_status.setText("Projection cancelled.")
+        self.projection.cancel()
 
     def is_projecting(self) -> bool:
-        return self._projection_cancel is not None
+        return self.projection.is_running()
 
     # ================================================================================================= animation
     def keep_current(self, slot: str) -> None:
@@ -977,34 +885,12 @@ class GenerateTab(ToolTab):
         def job() -> list[tuple[Image.Image, Any]]:
             import torch
 
-            from fashionstudio.core.latent import images_to_pil, interpolation_ws
+            from fashionstudio.core.latent import interpolation_states
 
             eng = self.engine(model)
             with torch.inference_mode():
-                ws = interpolation_ws(eng.space.state_ws(a)[0], eng.space.state_ws(b)[0], frames)
-                noise_a, noise_b = eng.noise_for(a), None
-                noise_a = [n.clone() for n in noise_a] if noise_a is not None else None
-                noise_b = eng.noise_for(b)
-                out: list[tuple[Image.Image, Any]] = []
-                for i in range(frames):
-                    t = i / (frames - 1)
-                    noise = None
-                    if noise_a is not None and noise_b is not None:
-                        noise = [na.lerp(nb, t) for na, nb in zip(noise_a, noise_b)]
-                    elif noise_a is not None or noise_b is not None:
-                        noise = noise_a if t < 0.5 and noise_a is not None else noise_b or noise_a
-                    strength = a.noise_strength + (b.noise_strength - a.noise_strength) * t
-                    img = images_to_pil(eng.synth.render(ws[i:i + 1], strength, noise, stateless=True))[0]
-                    # Each frame as a state of its own (its w+ and noise), so it can be edited and exported.
-                    frame = a.with_seed(a.seed)
-                    frame.base_ws = ws[i].cpu().numpy().copy()
-                    frame.base_noise = None if noise is None else [n.cpu().numpy().copy() for n in noise]
-                    frame.psi, frame.psi_cutoff, frame.mix_seed, frame.noise_strength = 1.0, None, None, strength
-                    frame.directions = [copy.copy(d) for d in a.directions]
-                    for d in frame.directions:
-                        d.value = 0.0
-                    out.append((img, frame))
-            return out
+                states = interpolation_states(eng.space, a, b, frames)
+                return [(eng.render(state, stateless=True), state) for state in states]
 
         def done(result: list[tuple[Image.Image, Any]]) -> None:
             images = [img for img, _ in result]
