@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from fashionstudio.gui.model_manager import ModelManager
 from fashionstudio.gui.tool_tab import ToolTab
+from fashionstudio.gui.widgets.animation_panel import AnimationPanel
 from fashionstudio.gui.widgets.interpolation_strip import InterpolationStrip
 from fashionstudio.gui.widgets.latent_sliders import DirectionSliders
 from fashionstudio.gui.widgets.projection_panel import ProjectionPanel
@@ -158,7 +159,13 @@ class GenerateTab(ToolTab):
         self.sections.setDocumentMode(True)
         self.sections.addTab(self._build_latent_page(), "Latent")
         self.sections.addTab(self._build_sliders_page(), "Sliders")
-        self.sections.addTab(self._build_animate_page(), "Animate")
+        self.animation = AnimationPanel()
+        self.animation.keep_requested.connect(self.keep_current)
+        self.animation.strip_requested.connect(self.make_strip)
+        self.animation.export_requested.connect(self.export_animation_dialog)
+        self.animation.message.connect(self.status_message)
+        self.frames_spin, self.fps_spin = self.animation.frames_spin, self.animation.fps_spin
+        self.sections.addTab(self.animation, "Animate")
         self.projection = ProjectionPanel()
         self.projection.preview.connect(self.result_canvas.set_image)
         self.projection.finished.connect(self._projection_finished)
@@ -332,58 +339,6 @@ class GenerateTab(ToolTab):
             b.clicked.connect(slot)
             buttons.addWidget(b)
         lay.addLayout(buttons)
-        return page
-
-    def _build_animate_page(self) -> QWidget:
-        page = QWidget()
-        lay = QVBoxLayout(page)
-        lay.setContentsMargins(4, 10, 4, 4)
-        keep = QGridLayout()
-        self.keep_labels: dict[str, QLabel] = {}
-        for col, slot in enumerate(("A", "B")):
-            label = QLabel(f"{slot}: not kept")
-            label.setFixedSize(120, 120)
-            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            label.setStyleSheet("border: 1px dashed #cfd3da; border-radius: 6px; color: #8a9099;")
-            self.keep_labels[slot] = label
-            button = QPushButton(f"Keep as {slot}")
-            button.clicked.connect(lambda _=False, s=slot: self.keep_current(s))
-            keep.addWidget(label, 0, col, Qt.AlignmentFlag.AlignCenter)
-            keep.addWidget(button, 1, col)
-        lay.addLayout(keep)
-        form = QFormLayout()
-        self.frames_spin = QSpinBox()
-        self.frames_spin.setRange(3, 120)
-        self.frames_spin.setValue(16)
-        form.addRow("Frames", self.frames_spin)
-        self.fps_spin = QSpinBox()
-        self.fps_spin.setRange(1, 60)
-        self.fps_spin.setValue(12)
-        form.addRow("Frames per second", self.fps_spin)
-        lay.addLayout(form)
-        self.strip_button = QPushButton("Make interpolation strip")
-        self.strip_button.clicked.connect(self.make_strip)
-        lay.addWidget(self.strip_button)
-        export = QHBoxLayout()
-        self.gif_button = QPushButton("Export GIF…")
-        self.gif_button.clicked.connect(lambda: self.export_animation_dialog(".gif"))
-        self.mp4_button = QPushButton("Export MP4…")
-        self.mp4_button.clicked.connect(lambda: self.export_animation_dialog(".mp4"))
-        export.addWidget(self.gif_button)
-        export.addWidget(self.mp4_button)
-        lay.addLayout(export)
-        self.animate_note = QLabel("Keep two images, then make the strip.")
-        self.animate_note.setWordWrap(True)
-        self.animate_note.setObjectName("modelLabel")
-        lay.addWidget(self.animate_note)
-        lay.addStretch(1)
-        from fashionstudio.core.animation import MP4_MISSING, mp4_available
-
-        if not mp4_available():
-            self.mp4_button.setEnabled(False)
-            self.mp4_button.setToolTip(MP4_MISSING)
-            self.animate_note.setText("Keep two images, then make the strip. " + MP4_MISSING)
-        self._update_animate_buttons()
         return page
 
     # ================================================================================================= model
@@ -851,25 +806,13 @@ class GenerateTab(ToolTab):
             self.status_message.emit("There is no image to keep yet.")
             return
         self._kept[slot] = state
-        from PySide6.QtGui import QPixmap
-
-        from fashionstudio.gui.canvas import pil_to_qimage
-
-        pix = QPixmap.fromImage(pil_to_qimage(img)).scaled(
-            116, 116, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
-        self.keep_labels[slot].setPixmap(pix)
+        self.animation.show_kept(slot, img)
         self._update_animate_buttons()
         if len(self._kept) == 2:
             self.make_strip()
 
     def _update_animate_buttons(self) -> None:
-        both = len(self._kept) == 2
-        self.strip_button.setEnabled(both)
-        has_frames = bool(self.strip.frames())
-        self.gif_button.setEnabled(has_frames)
-        from fashionstudio.core.animation import mp4_available
-
-        self.mp4_button.setEnabled(has_frames and mp4_available())
+        self.animation.update_buttons(len(self._kept), len(self.strip.frames()))
 
     def make_strip(self) -> None:
         """Render the frames between the kept A and B (linear in w) in the background."""
@@ -879,8 +822,8 @@ class GenerateTab(ToolTab):
             return
         a, b = self._kept["A"], self._kept["B"]
         frames = self.frames_spin.value()
-        self.strip_button.setEnabled(False)
-        self.animate_note.setText("Rendering the strip…")
+        self.animation.strip_button.setEnabled(False)
+        self.animation.set_note("Rendering the strip…")
 
         def job() -> list[tuple[Image.Image, Any]]:
             import torch
@@ -897,11 +840,11 @@ class GenerateTab(ToolTab):
             self._strip_states = [state for _, state in result]
             self.strip.set_frames(images)
             self.strip.show()
-            self.animate_note.setText(f"{len(images)} frames from A to B. Click a frame to see it large.")
+            self.animation.set_note(f"{len(images)} frames from A to B. Click a frame to edit it.")
             self._update_animate_buttons()
 
         def fail(exc: BaseException) -> None:
-            self.animate_note.setText(error_sentence(exc))
+            self.animation.set_note(error_sentence(exc))
             self._update_animate_buttons()
 
         run_in_background(job, done, fail, context=self)
@@ -925,18 +868,7 @@ class GenerateTab(ToolTab):
 
     def export_animation(self, path: str | Path, on_done: Callable[[Path], None] | None = None) -> None:
         """Write the strip to ``path`` (.gif or .mp4) in the background."""
-        from fashionstudio.core.animation import save_animation
-
-        frames, fps = self.strip.frames(), self.fps_spin.value()
-        path = Path(path)
-
-        def done(written: Path) -> None:
-            self.status_message.emit(f"Saved {written.name}.")
-            if on_done is not None:
-                on_done(written)
-
-        run_in_background(lambda: save_animation(frames, path, fps), done,
-                          lambda exc: self.status_message.emit(str(exc)), context=self)
+        self.animation.save(self.strip.frames(), path, on_done)
 
     # ================================================================================================= direction sets
     def save_direction_set_dialog(self) -> None:

@@ -1,0 +1,113 @@
+"""AnimationPanel: the Generate tab's "Animate" page: two kept images, frame count and speed, strip and export.
+
+The panel holds the controls and writes animations (``core.animation``) in the background; the tab keeps the
+states and renders the strip. Signals: ``keep_requested(slot)`` ("A"/"B"), ``strip_requested()``,
+``export_requested(suffix)`` (".gif"/".mp4"), ``message(text)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PIL import Image
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QFormLayout, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+)
+
+from fashionstudio.gui.canvas import pil_to_qimage
+from fashionstudio.gui.workers import run_in_background
+
+KEPT = 120
+INTRO = "Keep two images, then make the strip."
+
+
+class AnimationPanel(QWidget):
+    keep_requested = Signal(str)
+    strip_requested = Signal()
+    export_requested = Signal(str)
+    message = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from fashionstudio.core.animation import MP4_MISSING, mp4_available
+
+        self._mp4 = mp4_available()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 10, 4, 4)
+        keep = QGridLayout()
+        self.keep_labels: dict[str, QLabel] = {}
+        for col, slot in enumerate(("A", "B")):
+            label = QLabel(f"{slot}: not kept")
+            label.setFixedSize(KEPT, KEPT)
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setStyleSheet("border: 1px dashed #cfd3da; border-radius: 6px; color: #8a9099;")
+            self.keep_labels[slot] = label
+            button = QPushButton(f"Keep as {slot}")
+            button.setToolTip(f"Keep the image shown now as end {slot} of the interpolation")
+            button.clicked.connect(lambda _=False, s=slot: self.keep_requested.emit(s))
+            keep.addWidget(label, 0, col, Qt.AlignmentFlag.AlignCenter)
+            keep.addWidget(button, 1, col)
+        lay.addLayout(keep)
+        form = QFormLayout()
+        self.frames_spin = QSpinBox()
+        self.frames_spin.setRange(3, 120)
+        self.frames_spin.setValue(16)
+        form.addRow("Frames", self.frames_spin)
+        self.fps_spin = QSpinBox()
+        self.fps_spin.setRange(1, 60)
+        self.fps_spin.setValue(12)
+        form.addRow("Frames per second", self.fps_spin)
+        lay.addLayout(form)
+        self.strip_button = QPushButton("Make interpolation strip")
+        self.strip_button.clicked.connect(self.strip_requested)
+        lay.addWidget(self.strip_button)
+        export = QHBoxLayout()
+        self.gif_button = QPushButton("Export GIF…")
+        self.gif_button.clicked.connect(lambda: self.export_requested.emit(".gif"))
+        self.mp4_button = QPushButton("Export MP4…")
+        self.mp4_button.clicked.connect(lambda: self.export_requested.emit(".mp4"))
+        if not self._mp4:
+            self.mp4_button.setToolTip(MP4_MISSING)
+        export.addWidget(self.gif_button)
+        export.addWidget(self.mp4_button)
+        lay.addLayout(export)
+        self.note = QLabel("")
+        self.note.setWordWrap(True)
+        self.note.setObjectName("modelLabel")
+        lay.addWidget(self.note)
+        lay.addStretch(1)
+        self.set_note(INTRO)
+        self.update_buttons(kept=0, frames=0)
+
+    def set_note(self, text: str) -> None:
+        from fashionstudio.core.animation import MP4_MISSING
+
+        self.note.setText(text if self._mp4 or text != INTRO else f"{INTRO} {MP4_MISSING}")
+
+    def show_kept(self, slot: str, img: Image.Image) -> None:
+        pix = QPixmap.fromImage(pil_to_qimage(img)).scaled(
+            KEPT - 4, KEPT - 4, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        self.keep_labels[slot].setPixmap(pix)
+
+    def update_buttons(self, kept: int, frames: int) -> None:
+        self.strip_button.setEnabled(kept == 2)
+        self.gif_button.setEnabled(frames > 0)
+        self.mp4_button.setEnabled(frames > 0 and self._mp4)
+
+    def save(self, frames: list[Image.Image], path: str | Path,
+             on_done: Callable[[Path], None] | None = None) -> None:
+        """Write ``frames`` to ``path`` (.gif or .mp4) at the chosen speed, in the background."""
+        from fashionstudio.core.animation import save_animation
+
+        fps, path = self.fps_spin.value(), Path(path)
+
+        def done(written: Path) -> None:
+            self.message.emit(f"Saved {written.name}.")
+            if on_done is not None:
+                on_done(written)
+
+        run_in_background(lambda: save_animation(frames, path, fps), done,
+                          lambda exc: self.message.emit(str(exc)), context=self)
