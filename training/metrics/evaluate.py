@@ -55,8 +55,11 @@ def distribution_metrics(real: tuple[np.ndarray, np.ndarray], fake: tuple[np.nda
     rf, ff = real[0], fake[0]
     out: dict[str, float] = {"n_real": int(len(rf)), "n_fake": int(len(ff))}
     out["fid"] = fid_from_features(rf, ff)
-    kid_mean, kid_std = kid_from_features(rf, ff, n_subsets=100, subset_size=min(1000, len(rf), len(ff)), seed=seed)
-    out["kid"], out["kid_std"] = kid_mean, kid_std
+    # Subsets of 1000 as in the KID paper; with fewer samples, random halves, so the spread stays informative
+    # (subsets as large as the whole set would all be the same set and give a std of 0).
+    subset = min(1000, max(2, min(len(rf), len(ff)) // 2))
+    kid_mean, kid_std = kid_from_features(rf, ff, n_subsets=100, subset_size=subset, seed=seed)
+    out["kid"], out["kid_std"], out["kid_subset_size"] = kid_mean, kid_std, subset
     if min(len(rf), len(ff)) > k:
         pr = precision_recall(rf, ff, k=k)
         out.update({key: pr[key] for key in ("precision", "recall", "f1", "density", "coverage")})
