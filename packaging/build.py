@@ -181,8 +181,8 @@ def check_bundle(out: Path, flavour: str) -> None:
     if flavour == "cpu":
         problems += [str(p.relative_to(out)) for p in internal.rglob("*cudnn*")]
         problems += [str(p.relative_to(out)) for p in internal.rglob("libtorch_cuda*")]
-    if not (internal / "resources" / "icons" / "fashionstudio.png").exists():
-        problems.append("resources/icons missing")
+    required = bundle_rules.REQUIRED_FILES + (bundle_rules.REQUIRED_FILES_LINUX if sys.platform.startswith("linux") else ())
+    problems += [f"{pattern} missing" for pattern in required if not any(internal.glob(pattern))]
     # Package data the trainer reads (preset configs), as pip installed it into the build venv.
     for config in (REPO / "training" / "configs").glob("*/*.toml"):
         if not (internal / config.relative_to(REPO)).exists():
@@ -229,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("target", choices=sorted(TARGETS))
     parser.add_argument("--archive", action="store_true", help="also make the tarball / .dmg / installer")
     parser.add_argument("--skip-preflight", action="store_true")
+    parser.add_argument("--preflight-only", action="store_true", help="set up the venv and run the preflight only")
     parser.add_argument("--entry", type=Path, help="another entry script (e.g. packaging/probe_app.py)")
     args = parser.parse_args(argv)
 
@@ -243,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     py = venv_python(venv)
     if not args.skip_preflight:
         preflight(py, TARGETS[args.target]["flavour"])
+    if args.preflight_only:
+        return 0
     out = pyinstaller(py, args.target, args.entry)
     check_bundle(out, TARGETS[args.target]["flavour"])
     if wanted == "linux":

@@ -9,8 +9,8 @@ Why each group is excluded (sizes measured on the torch 2.13 CPU wheel and PySid
   torchvision build matching the 2.13 CPU wheel does not work with it anyway.
 - torch's C++ test binaries, headers, CMake files and static libraries (torch/bin 50 MB, torch/test 83 MB,
   torch/include 62 MB, torch/lib/*test*.so): build-time material, never loaded.
-- Qt Quick/QML/Designer/WebEngine/Multimedia/3D...: the app is QtWidgets only (+ pyqtgraph). pyqtgraph probes
-  QtSvg, QtOpenGLWidgets and QtTest inside ``try`` and works without them.
+- Qt Quick/QML/Designer/WebEngine/Multimedia/3D...: the app is QtWidgets only (+ pyqtgraph, which needs
+  QtOpenGL and probes QtTest inside ``try``).
 - CUDA libraries in the CPU flavour: a CPU bundle that carries them is 2-3 GB instead of a few hundred MB.
 """
 
@@ -78,9 +78,7 @@ EXCLUDED_MODULES: tuple[str, ...] = (
     "PySide6.QtXml",
     "PySide6.QtPdf",
     "PySide6.QtPdfWidgets",
-    "PySide6.QtOpenGL",  # pyqtgraph imports these three inside try/except and works without them
-    "PySide6.QtOpenGLWidgets",
-    "PySide6.QtTest",
+    "PySide6.QtTest",  # pyqtgraph imports it inside try/except (QtOpenGL it imports for real: kept)
     "PySide6.QtSvgWidgets",
     "PySide6.QtMultimedia",
     "PySide6.QtMultimediaWidgets",
@@ -184,6 +182,16 @@ STRIPPED_FILES: tuple[str, ...] = (
     "python3*/lib-dynload/*.so",
 )
 
+# Files every bundle must contain (globs inside the bundle's _internal folder), checked after each build.
+REQUIRED_FILES: tuple[str, ...] = (
+    "PySide6/QtOpenGL.*",  # pyqtgraph imports it with importlib, which PyInstaller's analysis cannot see
+    "resources/icons/fashionstudio.png",
+)
+REQUIRED_FILES_LINUX: tuple[str, ...] = ("torch/bin/torch_shm_manager",)  # ``import torch`` checks it exists
+
+# Imported by name at run time, invisible to PyInstaller's import analysis.
+HIDDEN_IMPORTS: tuple[str, ...] = ("PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets")
+
 FLAVOURS = ("cpu", "cuda")
 
 
@@ -194,10 +202,6 @@ def source_resources_dir(repo: Path) -> Path:
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError(f"No resources folder in {repo} (looked for fashionstudio/resources and resources).")
-
-# Excluded modules that a real run does try to import, inside ``try``, and works without.
-OPTIONAL_IMPORTS: tuple[str, ...] = ("PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets", "PySide6.QtTest")
-
 
 def is_excluded_module(name: str) -> bool:
     """True if the Python module ``name`` is, or is inside, an excluded module."""
@@ -223,4 +227,4 @@ def should_strip(dest: str) -> bool:
 
 def excluded_modules_in_use(module_names: list[str] | set[str]) -> list[str]:
     """The modules of a real run (``sys.modules``) that the exclusions would remove: must be empty."""
-    return sorted(name for name in module_names if is_excluded_module(name) and name not in OPTIONAL_IMPORTS)
+    return sorted(name for name in module_names if is_excluded_module(name))

@@ -235,13 +235,24 @@ def test_only_libraries_that_survive_it_are_stripped():
     assert not rules.should_strip("PySide6/Qt/lib/libQt6Core.so.6")
 
 
+def test_required_files_and_hidden_imports_survive_the_exclusions():
+    rules = _load_packaging_module("bundle_rules")
+    for pattern in rules.REQUIRED_FILES + rules.REQUIRED_FILES_LINUX:
+        example = pattern.replace("*", "abi3.so")
+        assert rules.keep_file(example, "cpu") and rules.keep_file(example, "cuda"), pattern
+    for module in rules.HIDDEN_IMPORTS:
+        assert not rules.is_excluded_module(module), module
+
+
 def test_bundle_rules_exclude_whole_module_trees_only():
     rules = _load_packaging_module("bundle_rules")
     assert rules.is_excluded_module("torchvision")
     assert rules.is_excluded_module("torchvision.models.inception")
     assert not rules.is_excluded_module("torch")
     assert not rules.is_excluded_module("torchvisionary")
-    assert rules.excluded_modules_in_use({"torch", "torchvision.ops", "PySide6.QtTest"}) == ["torchvision.ops"]
+    assert rules.excluded_modules_in_use({"torch", "torchvision.ops", "PySide6.QtWidgets"}) == ["torchvision.ops"]
+    # pyqtgraph imports QtOpenGL unconditionally (PlotCurveItem): excluding it broke the Train tab once.
+    assert not rules.is_excluded_module("PySide6.QtOpenGL")
 
 
 # --- resource lookup -------------------------------------------------------------------------------------------
@@ -292,3 +303,20 @@ def test_launcher_runs_the_trainer_for_dash_m_training(monkeypatch, capsys):
 
     monkeypatch.setattr(app_main, "main", lambda: 7)
     assert launcher.main(["-m", "os"]) == 7
+
+
+def test_preflight_runs_blocks_what_the_bundle_leaves_out(tmp_path):
+    """module_dump makes excluded modules unimportable, so the preflight fails where the bundle would."""
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "try:\n    import torchvision\n    print('imported')\nexcept ModuleNotFoundError as e:\n    print('blocked', e.name)\n"
+        "import json\nprint('json ok')\n"
+    )
+    out = tmp_path / "modules.txt"
+    done = subprocess.run(
+        [sys.executable, str(PACKAGING / "module_dump.py"), str(out), str(script)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["blocked torchvision", "json ok"]
+    assert "torchvision" not in out.read_text().split()
