@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
 
     window = MainWindow(device_override=args.device)
     install_excepthook(window.show_error)
+    from fashionstudio.gui.app import FileOpenFilter
+
+    file_open_filter = FileOpenFilter(window.open_files)
+    app.installEventFilter(file_open_filter)
     if args.screenshot:
         window.resize(1280, 800)
     window.show()
@@ -99,8 +103,12 @@ def main(argv: list[str] | None = None) -> int:
                     log.exception("self-test of tab %d crashed", index)
                     results[getattr(tab, "tool", str(index))] = {"status": "error", "message": str(exc)}
             ok = all(r.get("status") != "error" for r in results.values())
-            print(json.dumps({"self_test": results, "device": window.manager.device_description, "ok": ok}))
-            sys.stdout.flush()
+            report = json.dumps({"self_test": results, "device": window.manager.device_description, "ok": ok})
+            log.info("self-test: %s", report)  # bundles on Windows/macOS have no console to print to
+            if sys.stdout is not None:
+                print(report)
+            if sys.stdout is not None:
+                sys.stdout.flush()
             exit_code["code"] = 0 if ok else 1
             window.close()
             app.exit(exit_code["code"])

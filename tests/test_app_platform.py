@@ -23,3 +23,15 @@ def test_explicit_platform_or_display_is_respected(monkeypatch):
     monkeypatch.delenv("QT_QPA_PLATFORM")
     monkeypatch.setenv("DISPLAY", ":0")
     assert choose_platform() is None
+
+
+def test_file_open_event_reaches_the_window(qapp):
+    """A macOS "Open with" on the running app arrives as a QFileOpenEvent and is handed to open_files."""
+    from PySide6.QtGui import QFileOpenEvent
+
+    from fashionstudio.gui.app import FileOpenFilter
+
+    opened: list[list[str]] = []
+    flt = FileOpenFilter(opened.append)
+    assert flt.eventFilter(qapp, QFileOpenEvent("/tmp/look.png")) is True
+    assert opened == [["/tmp/look.png"]]

@@ -106,6 +106,7 @@ def test_window_has_the_five_tabs_and_a_status_bar(window):
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
     assert titles == ["Pose", "Extract", "Match", "Generate", "Train"]
     assert window.device_label.text().startswith("Device: CPU (")
+    assert "no CUDA GPU" in window.device_label.text()  # the reason is shown, not only in a tooltip
     assert window.time_label.text() == "Last inference: none yet"
     pose = window.tool_tabs["pose"]
     assert pose.model_message() == NO_MODEL_MESSAGE  # no demo model: the tab says so and stays usable

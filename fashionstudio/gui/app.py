@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QEvent, QObject, QSettings
 from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -87,6 +87,7 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName(fashionstudio.ORG_NAME)
     app.setApplicationName(fashionstudio.APP_NAME)
     app.setApplicationVersion(fashionstudio.__version__)
+    app.setDesktopFileName("fashionstudio")  # Linux desktops match the running window to our .desktop icon
     app.setStyle("Fusion")
     app.setPalette(light_palette())
     app.setStyleSheet(STYLE_SHEET)
@@ -144,3 +145,19 @@ def install_excepthook(show: Callable[[str], None]) -> None:
             sys.__excepthook__(kind, exc, tb)
 
     sys.excepthook = hook
+
+
+class FileOpenFilter(QObject):
+    """macOS sends "Open with" for a running app as a QFileOpenEvent, not as arguments: route it to the window."""
+
+    def __init__(self, open_files: Callable[[list[str]], None]) -> None:
+        super().__init__()
+        self._open_files = open_files
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.FileOpen:
+            path = event.file()  # type: ignore[attr-defined]
+            if path:
+                self._open_files([path])
+                return True
+        return False

@@ -276,7 +276,10 @@ class MainWindow(QMainWindow):
 
     @Slot(str, str)
     def _on_device_changed(self, description: str, reason: str) -> None:
-        self.device_label.setText(f"Device: {description}")
+        # The reason is shown, not hidden in a tooltip: a silent CPU fallback is what users of similar apps
+        # complain about most ("why is it slow?").
+        why = reason.split(": ", 1)[-1]
+        self.device_label.setText(f"Device: {description} · {why}")
         self.device_label.setToolTip(reason)
 
     @Slot(float)
