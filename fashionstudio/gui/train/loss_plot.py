@@ -11,6 +11,7 @@ peak downsampling stay on for the last step to pixels.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,12 +24,17 @@ from PySide6.QtWidgets import (
 )
 
 from fashionstudio.core.runs import RunLog
+from fashionstudio.gui.train import refcount_guard
 from fashionstudio.gui.workers import run_in_background
+
+refcount_guard.guard()  # pyqtgraph repaints would otherwise exhaust None's references on PySide6 6.12 + Python 3.11
 
 PALETTE = ("#3b6fd8", "#e4572e", "#17a398", "#f3a712", "#8e5fd1", "#db3a8e", "#4c9f38", "#8a6d3b",
            "#2bb3c0", "#6b717b")
 X_AXES = (("step", "Step"), ("relative", "Relative time (hours)"), ("wall", "Wall time"))
 BACKGROUND_SMOOTHING_ABOVE = 20_000   # points; longer series are re-smoothed on a worker thread
+DATA_REDRAW_MS = 250                    # new points redraw a chart at most this often
+INTERACTIVE_REDRAW_MS = 30              # zoom, pan, smoothing: redraw almost at once
 BUCKETS = 300                           # min/max blocks per chart (600-2400 points drawn; a chart is ~400 px wide)
 
 
@@ -208,7 +214,10 @@ class LossPlots(QWidget):
 
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setSingleShot(True)
-        self._redraw_timer.setInterval(40)
+        self._last_redraw = 0.0
+        self._rebuild_timer = QTimer(self)
+        self._rebuild_timer.setSingleShot(True)
+        self._rebuild_timer.timeout.connect(self.rebuild)
         self._redraw_timer.timeout.connect(self._redraw_dirty)
         self._smoothing_timer = QTimer(self)
         self._smoothing_timer.setSingleShot(True)
@@ -244,8 +253,14 @@ class LossPlots(QWidget):
             self.rebuild()
             return
         self._dirty |= {t for t in tags if t in self.charts}
+        # New data redraws at most every DATA_REDRAW_MS: a run read from a long file delivers chunks back to
+        # back, and repainting for each would keep the GUI thread busy painting.
+        wait = DATA_REDRAW_MS - (time.monotonic() - self._last_redraw) * 1000
+        self._schedule(max(INTERACTIVE_REDRAW_MS, int(wait)))
+
+    def _schedule(self, delay_ms: int) -> None:
         if self._dirty and not self._redraw_timer.isActive():
-            self._redraw_timer.start()
+            self._redraw_timer.start(delay_ms)
 
     # -- charts ---------------------------------------------------------------------------------------------------
     def _wanted(self, tag: str) -> bool:
@@ -269,15 +284,23 @@ class LossPlots(QWidget):
                 chart = self.charts.pop(tag)
                 self.grid.removeWidget(chart)
                 chart.deleteLater()
-        for tag in tags:
-            if tag not in self.charts:
-                chart = Chart(tag)
-                chart.set_axis(self.axis_kind)
-                chart.item.setLogMode(False, self.log_check.isChecked())
-                chart.range_changed.connect(self._on_chart_range)
-                self.charts[tag] = chart
+        missing = [t for t in tags if t not in self.charts]
+        if missing:
+            # A chart costs ~20 ms to build: one per event-loop turn, so ticking a run with many tags never
+            # freezes the window; the rest follow at once.
+            tag = missing[0]
+            chart = Chart(tag)
+            chart.set_axis(self.axis_kind)
+            chart.item.setLogMode(False, self.log_check.isChecked())
+            chart.range_changed.connect(self._on_chart_range)
+            self.charts[tag] = chart
+            if len(missing) > 1:
+                self._rebuild_timer.start(0)
         columns = 2
-        for i, tag in enumerate(tags):
+        shown = [t for t in tags if t in self.charts]
+        for tag in shown:  # take them out first: adding a widget twice leaves a stale layout item behind
+            self.grid.removeWidget(self.charts[tag])
+        for i, tag in enumerate(shown):
             self.grid.addWidget(self.charts[tag], i // columns, i % columns)
         has = bool(tags)
         self.placeholder.setVisible(not has)
@@ -287,23 +310,25 @@ class LossPlots(QWidget):
         elif not has:
             self.placeholder.setText("No scalars yet: the charts appear with the run's first logged losses."
                                      if not self.filter_edit.text().strip() else "No chart matches the filter.")
-        self._dirty = set(tags)
-        self._redraw_dirty()
+        self._dirty = set(shown)
+        self._redraw_timer.stop()
+        self._schedule(0)
 
     def _redraw_dirty(self) -> None:
-        dirty, self._dirty = self._dirty, set()
-        smoothing = self.smoothing
-        for tag in dirty:
-            chart = self.charts.get(tag)
-            if chart is not None:
-                chart.redraw(self.runs, smoothing)
-        if dirty:
-            self.redraws += 1
+        """Redraw one dirty chart, then let the event loop breathe (and paint it) before the next one."""
+        order = [t for t in self.charts if t in self._dirty]
+        self._dirty.clear() if not order else self._dirty.discard(order[0])
+        if not order:
+            return
+        self.charts[order[0]].redraw(self.runs, self.smoothing)
+        self._last_redraw = time.monotonic()
+        self.redraws += 1
+        if self._dirty:
+            self._redraw_timer.start(0)
 
     def _on_chart_range(self, tag: str) -> None:
         self._dirty.add(tag)
-        if not self._redraw_timer.isActive():
-            self._redraw_timer.start()
+        self._schedule(INTERACTIVE_REDRAW_MS)
 
     def _on_log(self, on: bool) -> None:
         for chart in self.charts.values():
@@ -314,7 +339,7 @@ class LossPlots(QWidget):
         for chart in self.charts.values():
             chart.set_axis(self.axis_kind)
         self._dirty = set(self.charts)
-        self._redraw_dirty()
+        self._schedule(0)
 
     # -- smoothing ------------------------------------------------------------------------------------------------
     def _on_smoothing_slider(self, value: int) -> None:
@@ -327,7 +352,7 @@ class LossPlots(QWidget):
         for run in self.runs:
             self._smooth_log(run.log, weight, self._smoothing_generation)
         self._dirty = set(self.charts)
-        self._redraw_dirty()
+        self._schedule(0)
         self.smoothing_changed.emit(weight)
 
     def _smooth_log(self, log: RunLog, weight: float, generation: int) -> None:
@@ -342,8 +367,7 @@ class LossPlots(QWidget):
             def done(result: Any, series: Any = series, tag: str = tag) -> None:
                 if generation == self._smoothing_generation and series.install_smoothing(result):
                     self._dirty.add(tag)
-                    if not self._redraw_timer.isActive():
-                        self._redraw_timer.start()
+                    self._schedule(INTERACTIVE_REDRAW_MS)
 
             run_in_background(series.smoothing_job(weight), done, context=self)
 
