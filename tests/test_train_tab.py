@@ -188,6 +188,7 @@ def test_million_point_series_plots_without_stalling(qtbot, tmp_path):
                            scalars={"loss/G": (new, 1.79e9 + new, np.full(500, 0.2))}))
         tab.plots.data_changed(str(run), {"loss/G"})
         qtbot.wait(60)
+    live_beats = len(beats)                           # the live part ends here; interactive changes follow
     tab.plots.smoothing_slider.setValue(950)         # re-smoothing a million points (worker thread)
     qtbot.wait(200)
     qtbot.waitUntil(lambda: not tab.plots.pending_smoothing(), timeout=20_000)
@@ -201,9 +202,11 @@ def test_million_point_series_plots_without_stalling(qtbot, tmp_path):
 
     gaps = np.diff(beats) * 1000
     cpu_gaps = np.diff(cpu) * 1000
-    print(f"\nheartbeat while plotting {n:,} points: max gap {gaps.max():.1f} ms (GUI-thread CPU in the longest "
-          f"gap {cpu_gaps[gaps.argmax()]:.1f} ms, max CPU in any gap {cpu_gaps.max():.1f} ms), median "
-          f"{np.median(gaps):.1f} ms over {gaps.size} beats; idle tab: max {idle.max():.1f} ms")
+    live = gaps[:live_beats - 1]
+    print(f"\nheartbeat while plotting {n:,} points: live appends max gap {live.max():.1f} ms (GUI CPU "
+          f"{cpu_gaps[:live_beats - 1].max():.1f} ms); with smoothing/zoom/log/axis changes max gap {gaps.max():.1f} "
+          f"ms (GUI-thread CPU in it {cpu_gaps[gaps.argmax()]:.1f} ms, max CPU in any gap {cpu_gaps.max():.1f} ms); "
+          f"median {np.median(gaps):.1f} ms over {gaps.size} beats; idle tab: max {idle.max():.1f} ms")
     assert len(tab.logs[run].series["loss/G"]) == n + 1 + 5000
     assert chart.points_shown() < 40_000               # what pyqtgraph gets stays small
     smoothed = chart.curves[str(run)][1].getOriginalDataset()[1]
