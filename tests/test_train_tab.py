@@ -14,7 +14,6 @@ from PySide6.QtCore import QTimer
 
 from fashionstudio.core.runs import LogDelta, RunSpec, checkpoint_files
 from fashionstudio.gui.tabs.train_tab import TrainTab
-from fashionstudio.gui.train.new_run_dialog import NewRunDialog
 
 
 @pytest.fixture(autouse=True)
