@@ -41,6 +41,7 @@ refcount_guard.guard()  # before any chart exists: see the module (a PySide6 6.1
 TAIL_INTERVAL_MS = 500
 REFRESH_INTERVAL_MS = 5000
 CONSOLE_LINES = 2000
+READ_CHUNK_BYTES = 1 << 20   # per read of events.jsonl: ~6000 events, a few ms to add on the GUI thread
 
 TRAIN_STYLE = """
 QFrame#trainSide, QFrame#trainCard { background: #ffffff; border: 1px solid #dfe2e7; border-radius: 8px; }
@@ -339,7 +340,7 @@ class TrainTab(QWidget):
     def log_for(self, path: Path) -> RunLog:
         run_log = self.logs.get(path)
         if run_log is None:
-            run_log = self.logs[path] = RunLog(path, smoothing=self.plots.smoothing)
+            run_log = self.logs[path] = RunLog(path, smoothing=self.plots.smoothing, max_bytes=READ_CHUNK_BYTES)
         return run_log
 
     def tail(self) -> None:
