@@ -27,7 +27,6 @@ from fashionstudio.core.runs import (
     checkpoint_files, create_run, default_runs_dir, discover_runs, infer_state, read_run_config, summarize_run,
     tail_lines,
 )
-from fashionstudio.gui.train import refcount_guard
 from fashionstudio.gui.train.loss_plot import PALETTE, LossPlots, PlottedRun
 from fashionstudio.gui.train.new_run_dialog import NewRunDialog
 from fashionstudio.gui.train.run_list import STATE_TEXT, RunList
@@ -36,7 +35,6 @@ from fashionstudio.gui.train.sample_viewer import SampleViewer
 from fashionstudio.gui.workers import run_in_background
 
 log = logging.getLogger(__name__)
-refcount_guard.guard()  # before any chart exists: see the module (a PySide6 6.12 bug on Python 3.11)
 
 TAIL_INTERVAL_MS = 500
 REFRESH_INTERVAL_MS = 5000

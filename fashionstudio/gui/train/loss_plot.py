@@ -24,10 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from fashionstudio.core.runs import RunLog
-from fashionstudio.gui.train import refcount_guard
 from fashionstudio.gui.workers import run_in_background
 
-refcount_guard.guard()  # pyqtgraph repaints would otherwise exhaust None's references on PySide6 6.12 + Python 3.11
 
 PALETTE = ("#3b6fd8", "#e4572e", "#17a398", "#f3a712", "#8e5fd1", "#db3a8e", "#4c9f38", "#8a6d3b",
            "#2bb3c0", "#6b717b")
