@@ -318,8 +318,9 @@ class MainWindow(QMainWindow):
             self.settings.sync()
             self.hide()  # looks closed at once; the wait below is for work already running
             t0 = time.perf_counter()
-            for tab in self.tool_tabs.values():
-                if isinstance(tab, ToolTab):
+            for index in range(self.tabs.count()):  # every tab, the Train tab's running trainers included
+                tab = self.tabs.widget(index)
+                if hasattr(tab, "shutdown"):
                     tab.shutdown()
             self.manager.shutdown()
             log.info("closed (waited %.0f ms for background work)", (time.perf_counter() - t0) * 1000)
