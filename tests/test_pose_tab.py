@@ -94,7 +94,9 @@ def test_a_drag_burst_runs_only_a_few_requests_and_ends_on_the_final_pose(qtbot,
         tab.set_joint(R_WRIST, 0.1 + 0.01 * step, 0.6 - 0.005 * step)
     wait_idle(qtbot, tab)
     ran = tab.worker.runs - before
-    assert 1 <= ran <= 3, ran  # the running request, then only the newest
+    # Without "latest wins" all 40 would run; with it, the running request and the newest at each finish. On a
+    # busy machine the worker can finish a few times during the burst, so the bound is a handful, not exactly 2.
+    assert 1 <= ran <= 10, ran
     final = tab.target_pose()
     assert np.array_equal(tab.shown_pose(), final)
     expected = PoseTransfer(tab.model).run(img, final)
