@@ -142,3 +142,13 @@ def test_header_length_ending_in_0x80_is_not_mistaken_for_a_pickle(tmp_path, tin
     else:
         pytest.fail("could not produce a header length ending in 0x80")
     assert load_model_file(path).family == "tiny"
+
+
+def test_saved_file_is_readable_like_any_other_file(tmp_path, tiny_family):
+    import os
+    import stat
+
+    _save(tmp_path / "m.safetensors")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "m.safetensors").stat().st_mode) == 0o666 & ~mask

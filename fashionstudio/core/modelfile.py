@@ -138,6 +138,7 @@ def save_model_file(
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata={META_KEY: text})
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a model file is as readable as any saved file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -274,3 +275,9 @@ def _read_header(path: Path) -> dict[str, Any]:
 def _is_pickle(head: bytes) -> bool:
     """torch.save writes a zip archive (new format) or a raw pickle (legacy); both start recognisably."""
     return head.startswith(b"PK\x03\x04") or (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"))
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
