@@ -14,6 +14,7 @@ from PySide6.QtCore import QTimer
 
 from fashionstudio.core.runs import LogDelta, RunSpec, checkpoint_files
 from fashionstudio.gui.tabs.train_tab import TrainTab
+from training.events import STOP_FILE
 
 
 @pytest.fixture(autouse=True)
@@ -301,7 +302,8 @@ TINY_ARCH = {"g_base": 4, "g_down": 2, "g_res_blocks": 1, "d_base": 8, "d_blocks
 @pytest.mark.slow
 def test_tiny_real_runs_finish_stop_resume_and_use_model(qtbot, tmp_path):
     """Two real CycleGAN runs started from the tab at once: a 12-step one finishes and is loaded into the Match
-    tab by "Use this model"; a long one is stopped (SIGTERM: checkpoint + stopped), resumed, and stopped again."""
+    tab by "Use this model"; a long one is stopped (STOP file + SIGTERM: checkpoint + stopped), resumed, and stopped
+    again."""
     from fashionstudio.gui.app import create_settings
     from fashionstudio.gui.main_window import MainWindow
 
@@ -328,7 +330,9 @@ def test_tiny_real_runs_finish_stop_resume_and_use_model(qtbot, tmp_path):
     qtbot.waitUntil(lambda: tab.state_of(long) == "stopped", timeout=10_000)
     stopped_at = tab.logs[long].last_step
     assert long_proc.exit_code == 0 and stopped_at >= 1
-    assert tab.logs[long].statuses[-1]["reason"] == "SIGTERM"
+    assert tab.logs[long].statuses[-1]["reason"] in ("stop-file", "SIGTERM")   # whichever the trainer saw first
+    assert [s["status"] for s in tab.logs[long].statuses] == ["started", "stopped"]
+    assert not (long / STOP_FILE).exists()                             # so the resume does not stop at once
     assert checkpoint_files(long) and tab.resume_button.isEnabled() and not tab.start_button.isEnabled()
 
     # Resume continues from that checkpoint

@@ -26,6 +26,14 @@ the file with :func:`read_events`. Every event has these keys::
                 good checkpoint, if any).
 
 Only rank 0 of a multi-process run writes events.
+
+Stopping a run: the trainer ends a run early on SIGTERM/SIGINT or when a file named ``STOP`` (:data:`STOP_FILE`,
+any content) appears in RUN_DIR, which it looks for once per step. Either way it finishes the step, writes a
+checkpoint, deletes ``STOP``, logs ``stopped`` (``reason`` "SIGTERM", "SIGINT" or "stop-file") and exits 0. The
+file is the only way on Windows, which has no SIGTERM for a console process; the Train tab writes it on every
+platform and also sends SIGTERM where there is one (the second request is absorbed). The trainer deletes ``STOP``
+whenever it exits, and the Train tab deletes a stale one before it starts a trainer; a ``STOP`` left behind some
+other way stops the next run before its first step.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 EVENTS_FILE = "events.jsonl"
+STOP_FILE = "STOP"
 KINDS = ("status", "scalars", "sample", "checkpoint", "metrics", "error")
 STATUSES = ("started", "resumed", "finished", "stopped")
 

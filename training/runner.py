@@ -9,8 +9,9 @@
 once STEP steps are done, without changing the run's schedules. Progress goes to ``RUN_DIR/events.jsonl`` and
 stdout (schema: :mod:`training.events`).
 
-Exit codes: 0 finished or stopped on request (SIGTERM/SIGINT), 1 a non-finite loss or an unexpected error,
-2 a config problem, 3 the run folder cannot be written (full disk, permissions), 4 a data problem.
+Exit codes: 0 finished or stopped on request (SIGTERM/SIGINT or a ``RUN_DIR/STOP`` file: :mod:`training.events`),
+1 a non-finite loss or an unexpected error, 2 a config problem, 3 the run folder cannot be written (full disk,
+permissions), 4 a data problem.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def main(argv: list[str]) -> int:
               file=sys.stderr)
         return EXIT_CONFIG
 
-    from training.events import EventWriter
+    from training.events import STOP_FILE, EventWriter
 
     is_main = int(os.environ.get("RANK", "0")) == 0
     events = EventWriter(run_dir, enabled=is_main)
@@ -78,8 +79,8 @@ def main(argv: list[str]) -> int:
 
     from training.trainers.base import StopRequested
 
-    stop = StopRequested()
-    stop.install()  # from here on, SIGTERM/Ctrl+C end the run cleanly (also while data is generated)
+    stop = StopRequested(stop_file=run_dir / STOP_FILE)
+    stop.install()  # from here on, SIGTERM/Ctrl+C/STOP end the run cleanly (also while data is generated)
     try:
         return _train(command, args, run_dir, events, fail, stop)
     except OSError as exc:
@@ -91,6 +92,8 @@ def main(argv: list[str]) -> int:
         return fail("internal", EXIT_FAILED, f"Training failed unexpectedly: {type(exc).__name__}: {exc}")
     finally:
         stop.uninstall()
+        if is_main:  # a stop asked for as the run ended must not stop the next resume
+            stop.clear_stop_file()
         try:
             events.close()
         except OSError:

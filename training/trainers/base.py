@@ -11,6 +11,7 @@ import contextlib
 import copy
 import inspect
 import math
+import os
 import random
 import signal
 import time
@@ -26,7 +27,7 @@ from fashionstudio.core import registry
 from training import checkpoint as ckpt
 from training import distributed as dist_util
 from training.config import RunConfig, merge_family_defaults, schedule_value
-from training.events import EventWriter
+from training.events import STOP_FILE, EventWriter
 
 CHECKPOINT_FORMAT = "fashionstudio-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -379,37 +380,61 @@ def images_to_grid(rows: list[tuple[str, torch.Tensor]]) -> np.ndarray:
 
 
 class StopRequested:
-    """Turns SIGTERM/SIGINT into a flag the loop checks after each step.
+    """Turns SIGTERM/SIGINT, or a ``STOP`` file in the run folder, into a flag the loop checks after each step.
 
     Signals often arrive in pairs (Ctrl+C reaches torchrun and its workers, which torchrun then signals again;
-    ``timeout`` forwards its own), so repeats within ``grace`` seconds are absorbed; a repeat after that means
-    "stop now" and interrupts (the last checkpoint on disk stays intact).
+    ``timeout`` forwards its own; the Train tab writes ``STOP`` and sends SIGTERM), so repeats within ``grace``
+    seconds are absorbed; a signal after that means "stop now" and interrupts (the last checkpoint on disk stays
+    intact). The stop file is the one way to ask on Windows, where a console process gets no SIGTERM.
     """
 
-    def __init__(self, grace: float = 5.0) -> None:
+    def __init__(self, grace: float = 5.0, stop_file: str | Path | None = None) -> None:
         self.flag = False
-        self.signal_name = ""
+        self.reason = ""
         self.grace = grace
+        self.stop_file = Path(stop_file) if stop_file is not None else None
         self._first = 0.0
         self._previous: dict[int, Any] = {}
+
+    def request(self, reason: str) -> None:
+        """Ask for a stop (a repeat while one is pending changes nothing)."""
+        if self.flag:
+            return
+        self.flag = True
+        self._first = time.monotonic()
+        self.reason = reason
+
+    def poll(self) -> bool:
+        """Whether a stop was asked for; looks for the stop file (one stat) unless a signal already asked."""
+        if not self.flag and self.stop_file is not None and os.path.exists(self.stop_file):
+            self.request("stop-file")
+        return self.flag
+
+    def clear_stop_file(self) -> None:
+        """Delete the stop file, so that the next ``resume`` of the run does not stop at once."""
+        if self.stop_file is not None:
+            try:
+                self.stop_file.unlink(missing_ok=True)
+            except OSError:  # read-only folder: the next run would stop at once, but this one ends cleanly
+                pass
 
     def _handler(self, signum: int, frame: Any) -> None:
         if self.flag:
             if time.monotonic() - self._first > self.grace:
                 raise KeyboardInterrupt
             return
-        self.flag = True
-        self._first = time.monotonic()
-        self.signal_name = signal.Signals(signum).name
+        self.request(signal.Signals(signum).name)
 
-    def install(self) -> None:
+    def install(self) -> bool:
+        """Handle SIGTERM/SIGINT; False if they were handled already (or cannot be here, off the main thread)."""
         if self._previous:
-            return
+            return False
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
                 self._previous[sig] = signal.signal(sig, self._handler)
             except ValueError:  # not the main thread (e.g. called from a test worker thread)
                 pass
+        return bool(self._previous)
 
     def uninstall(self) -> None:
         for sig, handler in self._previous.items():
@@ -432,7 +457,7 @@ class Loop:
         self._metrics_step = -1
         self.last_checkpoint: str | None = None
         self.last_metrics: dict[str, float] = {}
-        self.stop = stop or StopRequested()
+        self.stop = stop or StopRequested(stop_file=self.run_dir / STOP_FILE)
         dataset = trainer.build_dataset(self.run_dir, "train")
         if len(dataset) == 0:
             raise DataError("The training dataset is empty.")
@@ -584,11 +609,9 @@ class Loop:
             self.write_sample()
         end = self.cfg.steps if self.until is None else min(self.until, self.cfg.steps)
         self.stop.install()
-        if dist_util.any_rank(self.stop.flag, t.dist, t.device):  # asked to stop while data was prepared
+        if dist_util.any_rank(self.stop.poll(), t.dist, t.device):  # asked to stop while data was prepared
             self.stop.uninstall()
-            self.events.emit("status", t.step, status="stopped", checkpoint=self.last_checkpoint,
-                             reason=self.stop.signal_name or "stop requested on another process")
-            return 0
+            return self._stopped(self.last_checkpoint)
         try:
             while t.step < end:
                 # What a checkpoint of the last good state needs, taken before this step changes anything.
@@ -615,12 +638,8 @@ class Loop:
                     self.write_metrics()
                 if self._due(self.cfg.log.sample_every):
                     self.write_sample()
-                stop = dist_util.any_rank(self.stop.flag, t.dist, t.device)
-                if stop:
-                    rel = self.save_checkpoint()
-                    self.events.emit("status", t.step, status="stopped", checkpoint=rel,
-                                     reason=self.stop.signal_name or "stop requested on another process")
-                    return 0
+                if dist_util.any_rank(self.stop.poll(), t.dist, t.device):
+                    return self._stopped(self.save_checkpoint())
                 if self._due(self.cfg.log.checkpoint_every) and t.step < end:
                     self.save_checkpoint()
         finally:
@@ -632,6 +651,14 @@ class Loop:
             self.events.emit("status", t.step, status="finished", checkpoint=rel)
         else:
             self.events.emit("status", t.step, status="stopped", checkpoint=rel, reason=f"--until {self.until}")
+        return 0
+
+    def _stopped(self, checkpoint: str | None) -> int:
+        """End on a stop request (signal or stop file): the stop file goes first, then the ``stopped`` event."""
+        if self.main:
+            self.stop.clear_stop_file()
+        self.events.emit("status", self.t.step, status="stopped", checkpoint=checkpoint,
+                         reason=self.stop.reason or "stop requested on another process")
         return 0
 
     def _non_finite(self, exc: NonFiniteLoss, rng: dict[str, Any], data: dict[str, int]) -> int:

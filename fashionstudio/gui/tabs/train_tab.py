@@ -30,7 +30,7 @@ from fashionstudio.core.runs import (
 from fashionstudio.gui.train.loss_plot import PALETTE, LossPlots, PlottedRun
 from fashionstudio.gui.train.new_run_dialog import NewRunDialog
 from fashionstudio.gui.train.run_list import STATE_TEXT, RunList
-from fashionstudio.gui.train.run_process import GRACEFUL_STOP, RunProcess
+from fashionstudio.gui.train.run_process import RunProcess
 from fashionstudio.gui.train.sample_viewer import SampleViewer
 from fashionstudio.gui.workers import run_in_background
 
@@ -613,16 +613,11 @@ class TrainTab(QWidget):
         if proc is None or not proc.is_running():
             return False
         proc.stop()
-        self._say("Stopping: the trainer finishes its step and writes a checkpoint…" if GRACEFUL_STOP else
-                  "Stopping (on Windows the trainer cannot be asked to checkpoint first: the steps since its "
-                  "last checkpoint are lost).")
+        self._say("Stopping: the trainer finishes its step and writes a checkpoint…")
         self.stop_button.setEnabled(False)
         return True
 
     def _on_process_finished(self, path: Path, code: int, crashed: bool) -> None:
-        proc = self.processes.get(path)
-        if proc is not None and proc.stop_requested and not GRACEFUL_STOP:
-            self._append_console(path, "(stopped without a checkpoint: Windows)", True)
         self._append_console(path, f"[exit code {code}{', killed' if crashed else ''}]", code != 0 or crashed)
 
         def after_read() -> None:

@@ -2,10 +2,10 @@
 
 The process's stdout and stderr are forwarded line by line, appended to ``RUN_DIR/console.log`` (so the output
 of a crashed run can still be read after the app restarts), and the last stderr lines are kept for the error
-banner. ``stop()`` asks the trainer to checkpoint and end: SIGTERM on Linux and macOS (``QProcess.terminate``).
-On Windows ``terminate`` posts WM_CLOSE, which a console Python ignores; the trainer has no stop-file to poll
-yet, so there ``stop`` can only end the process after the grace period, losing the steps since the last
-checkpoint (say so to the user).
+banner. ``stop()`` asks the trainer to checkpoint and end: it writes ``RUN_DIR/STOP``, which the trainer looks
+for after every step (the only way on Windows, where ``QProcess.terminate`` posts a WM_CLOSE a console Python
+ignores), and on Linux and macOS also sends SIGTERM, which reaches a trainer busy before its first step too; the
+trainer takes the two as one request (protocol: ``training.events``).
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal, Slot
 
 from fashionstudio.core.runs import CONSOLE_FILE
+from training.events import STOP_FILE
 
 log = logging.getLogger(__name__)
 
 STDERR_TAIL_LINES = 40
 STOP_GRACE_MS = 120_000   # a checkpoint of a large model on a slow disk can take a while
-GRACEFUL_STOP = sys.platform != "win32"
+HAS_SIGTERM = sys.platform != "win32"
 
 
 def trainer_environment() -> QProcessEnvironment:
@@ -78,6 +79,11 @@ class RunProcess(QObject):
 
     def start(self) -> None:
         program, args = self.program_and_args()
+        if self.command in ("run", "resume"):
+            try:  # a STOP left by a trainer that was killed would stop this one before its first step
+                (self.run_dir / STOP_FILE).unlink(missing_ok=True)
+            except OSError:
+                pass
         try:
             self._console = open(self.run_dir / CONSOLE_FILE, "a", encoding="utf-8")
             self._console.write(f"\n$ python -m training {self.command} {' '.join(args[3:])}\n")
@@ -90,12 +96,22 @@ class RunProcess(QObject):
         return self.proc.state() != QProcess.ProcessState.NotRunning
 
     def stop(self) -> None:
-        """Ask the trainer to checkpoint and stop (SIGTERM); kill it if it has not ended after the grace period."""
+        """Ask the trainer to checkpoint and stop (STOP file, and SIGTERM where there is one); kill it if it has
+        not ended after the grace period."""
         if not self.is_running():
             return
         self.stop_requested = True
-        self.proc.terminate()
-        self._kill_timer.start(STOP_GRACE_MS if GRACEFUL_STOP else 3000)
+        try:
+            (self.run_dir / STOP_FILE).write_text("stop requested by FashionStudio\n", encoding="utf-8")
+        except OSError as exc:
+            if not HAS_SIGTERM:  # no other way to ask: end it now rather than after the grace period
+                self._emit_line(f"Cannot write '{self.run_dir / STOP_FILE}' to ask the trainer to stop "
+                                f"({exc.strerror or exc}): ending it without a last checkpoint.", True)
+                self.kill()
+                return
+        if HAS_SIGTERM:
+            self.proc.terminate()
+        self._kill_timer.start(STOP_GRACE_MS)
 
     def kill(self) -> None:
         if self.is_running():
