@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("training.metrics.evaluate", "compute FID/KID/PR/IS/SSIM for a run or model file"),
     "synth": ("training.data.atelier_cli", "generate synthetic atelier datasets in the real formats"),
     "check-data": ("training.data.check", "report counts, missing annotations and unreadable files"),
+    "card": ("training.model_card", "write a model card from a model file and its evaluation report"),
 }
 
 
