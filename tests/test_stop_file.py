@@ -78,3 +78,38 @@ def test_stop_file_and_sigterm_together_stop_once(tmp_path):
     out, err = finish(proc)
     assert proc.returncode == 0, err
     assert_one_clean_stop(run, ("stop-file", "SIGTERM"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM is POSIX")
+def test_sigterm_after_the_run_finished_still_exits_0(tmp_path):
+    """A Stop clicked as the run finishes: the SIGTERM lands after ``finished`` and must not turn exit 0 into
+    death by signal (exit -15), which the Train tab would show as a crash."""
+    run = make_run(tmp_path, steps=3, log={"sample_every": 0, "eval_every": 0})
+    proc = subprocess.Popen([PYTHON, "-m", "training", "run", str(run)], env=subprocess_env(), cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:
+            event = json.loads(line)
+            if event["kind"] == "status" and event["status"] == "finished":
+                sent_while_running = proc.poll() is None
+                proc.send_signal(signal.SIGTERM)
+                break
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert sent_while_running                    # the process was still exiting: the signal did land
+    assert proc.returncode == 0, err
+    assert events_of(run)[-1]["status"] == "finished"
+
+
+def test_runner_called_from_code_gives_the_signal_handlers_back(tmp_path, capsys):
+    from training import runner
+
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    run = make_run(tmp_path, steps=2, log={"sample_every": 0, "eval_every": 0})
+    (run / STOP_FILE).write_text("")             # left over: stops before the first step, and is deleted
+    assert runner.main(["run", str(run)]) == 0
+    assert events_of(run)[-1]["reason"] == "stop-file" and not (run / STOP_FILE).exists()
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before

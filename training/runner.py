@@ -55,6 +55,14 @@ def resolve_device(name: str, local_rank: int = 0):
     return device
 
 
+def _is_whole_process(argv: list[str]) -> bool:
+    """Whether this call is the process's own command (``python -m training``, the console script and the app
+    bundle's launcher all leave it in ``sys.argv``): then nothing but exiting follows, and the stop handlers stay
+    installed to the end, so a SIGTERM that arrives after the run ended (Stop clicked as it finished) is absorbed
+    instead of ending a clean run with death by signal (exit -15)."""
+    return sys.argv[1:] == list(argv)
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "run"
     args = _parser(command).parse_args(argv[1:])
@@ -91,7 +99,8 @@ def main(argv: list[str]) -> int:
         traceback.print_exc()
         return fail("internal", EXIT_FAILED, f"Training failed unexpectedly: {type(exc).__name__}: {exc}")
     finally:
-        stop.uninstall()
+        if not _is_whole_process(argv):  # called from other code (a test, a notebook): give its handlers back
+            stop.uninstall()
         if is_main:  # a stop asked for as the run ended must not stop the next resume
             stop.clear_stop_file()
         try:

@@ -599,6 +599,16 @@ class Loop:
     def run(self, resumed: bool = False) -> int:
         """Train to ``cfg.steps`` (or ``until``); return the process exit code. Call :meth:`restore` first
         to continue from a checkpoint."""
+        # Handled until the last checkpoint and event are written; handlers installed by the caller (the runner
+        # keeps them until the process exits) are the caller's to remove.
+        installed = self.stop.install()
+        try:
+            return self._run(resumed)
+        finally:
+            if installed:
+                self.stop.uninstall()
+
+    def _run(self, resumed: bool) -> int:
         t = self.t
         status = "resumed" if resumed else "started"
         self.events.emit("status", t.step, status=status, family=self.cfg.family, preset=self.cfg.preset,
@@ -608,42 +618,37 @@ class Loop:
         if t.step == 0 and self.cfg.log.sample_every:
             self.write_sample()
         end = self.cfg.steps if self.until is None else min(self.until, self.cfg.steps)
-        self.stop.install()
         if dist_util.any_rank(self.stop.poll(), t.dist, t.device):  # asked to stop while data was prepared
-            self.stop.uninstall()
             return self._stopped(self.last_checkpoint)
-        try:
-            while t.step < end:
-                # What a checkpoint of the last good state needs, taken before this step changes anything.
-                rng_before = ckpt.capture_rng()
-                data_before = self.order.state_dict()
-                t._stepped = False
-                try:
-                    batch = t.to_device(self.stream.next())
-                    t.apply_lr_schedule()
-                    start = time.perf_counter()
-                    losses = t.train_step(batch)
-                    if t.scaler is not None:  # fp16: one scale update per step, after every optimiser stepped
-                        t.scaler.update()
-                    if t.device.type == "cuda":
-                        torch.cuda.synchronize(t.device)
-                    self._step_time += time.perf_counter() - start
-                except NonFiniteLoss as exc:
-                    return self._non_finite(exc, rng_before, data_before)
-                t.step += 1
-                t.update_ema()
-                t.step_plateau(losses)
-                self._log(losses)
-                if self._due(self.cfg.log.eval_every):
-                    self.write_metrics()
-                if self._due(self.cfg.log.sample_every):
-                    self.write_sample()
-                if dist_util.any_rank(self.stop.poll(), t.dist, t.device):
-                    return self._stopped(self.save_checkpoint())
-                if self._due(self.cfg.log.checkpoint_every) and t.step < end:
-                    self.save_checkpoint()
-        finally:
-            self.stop.uninstall()
+        while t.step < end:
+            # What a checkpoint of the last good state needs, taken before this step changes anything.
+            rng_before = ckpt.capture_rng()
+            data_before = self.order.state_dict()
+            t._stepped = False
+            try:
+                batch = t.to_device(self.stream.next())
+                t.apply_lr_schedule()
+                start = time.perf_counter()
+                losses = t.train_step(batch)
+                if t.scaler is not None:  # fp16: one scale update per step, after every optimiser stepped
+                    t.scaler.update()
+                if t.device.type == "cuda":
+                    torch.cuda.synchronize(t.device)
+                self._step_time += time.perf_counter() - start
+            except NonFiniteLoss as exc:
+                return self._non_finite(exc, rng_before, data_before)
+            t.step += 1
+            t.update_ema()
+            t.step_plateau(losses)
+            self._log(losses)
+            if self._due(self.cfg.log.eval_every):
+                self.write_metrics()
+            if self._due(self.cfg.log.sample_every):
+                self.write_sample()
+            if dist_util.any_rank(self.stop.poll(), t.dist, t.device):
+                return self._stopped(self.save_checkpoint())
+            if self._due(self.cfg.log.checkpoint_every) and t.step < end:
+                self.save_checkpoint()
         rel = self.save_checkpoint()
         if t.step >= self.cfg.steps:
             if self.cfg.log.sample_every and t.step % self.cfg.log.sample_every:
