@@ -14,8 +14,9 @@ import pytest
 from fashionstudio.core import runs
 from fashionstudio.core.runs import (
     EmaState, GrowArray, MinMaxPyramid, RunLog, RunSetupError, RunSpec, Series, create_run, discover_runs,
-    ema_smooth, infer_state, read_events_chunk,
+    ema_smooth, infer_state,
 )
+from training.events import read_events
 
 
 def tensorboard_ema(values, weight):
@@ -92,9 +93,10 @@ def test_incremental_reading_partial_last_line_and_appends(tmp_path):
 def test_bounded_chunks_and_resume_purges_orphaned_points(tmp_path):
     path = tmp_path / "events.jsonl"
     write_events(path, [scalar(s, a=float(s)) for s in range(1, 201)])
-    events, offset, more = read_events_chunk(path, 0, max_bytes=1000)
-    assert more and 0 < len(events) < 200 and path.read_bytes()[offset - 1:offset] == b"\n"
+    events, offset = read_events(path, 0, max_bytes=1000)
+    assert 0 < len(events) < 200 and path.read_bytes()[offset - 1:offset] == b"\n"
     log = RunLog(tmp_path, max_bytes=1000)
+    assert log.read_delta().more                               # stopped short of the end: read on at once
     log.poll()
     assert len(log.series["a"]) == 200
     # a resume from the step-150 checkpoint logs 151.. again: the old 151..200 are replaced
@@ -218,3 +220,15 @@ def test_bad_run_settings_get_a_specific_sentence(tmp_path, change, words):
     with pytest.raises(RunSetupError, match=words):
         create_run(tmp_path, spec)
     assert sorted(os.listdir(tmp_path)) == ["taken"]
+
+
+def test_run_reading_stays_light():
+    """The Train tab tails runs through this module and training.events: neither may pull in torch or Qt."""
+    import subprocess
+    import sys
+
+    code = ("import sys, fashionstudio.core.runs, training.events\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'PySide6')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -220,6 +220,26 @@ def test_events_reader_waits_for_a_complete_line(tmp_path, capsys):
         w.emit("gossip", 0)
 
 
+def test_events_reader_in_bounded_chunks_never_splits_a_line(tmp_path, capsys):
+    w = EventWriter(tmp_path, echo=False)
+    for step in range(1, 41):
+        w.emit("scalars", step, values={"loss/G": step / 10})
+    w.emit("status", 41, status="finished", checkpoint=None, note="x" * 3000)   # one line longer than a chunk
+    w.close()
+    steps, offset, reads = [], 0, 0
+    while True:
+        events, new_offset = read_events(tmp_path, offset, max_bytes=500)
+        if new_offset == offset:
+            break
+        reads += 1
+        assert 0 < len(events) and new_offset - offset <= 500 + 3100    # a chunk, or the one long line whole
+        steps += [e["step"] for e in events]
+        offset = new_offset
+    assert steps == list(range(1, 42)) and reads > 5
+    assert offset == (tmp_path / "events.jsonl").stat().st_size
+    assert read_events(tmp_path)[0] == read_events(tmp_path / "events.jsonl", 0, max_bytes=10**9)[0]
+
+
 # ----- checkpoints ----------------------------------------------------------------------------------------------
 def test_interrupted_checkpoint_write_leaves_previous_intact(tmp_path, monkeypatch):
     path = tmp_path / "checkpoints" / "step_00000001.pt"

@@ -104,11 +104,15 @@ class EventWriter:
                 self._file = None
 
 
-def read_events(path: str | os.PathLike, from_offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+def read_events(path: str | os.PathLike, from_offset: int = 0,
+                max_bytes: int | None = None) -> tuple[list[dict[str, Any]], int]:
     """Read the complete events after byte ``from_offset``; return them and the offset to continue from.
 
-    A last line without its newline is being written right now: it is left for the next call. A line that is not
-    valid JSON (a crash mid-write in an older run) is skipped. A missing file reads as no events.
+    ``path`` is the run folder or its events file. A last line without its newline is being written right now: it
+    is left for the next call. A line that is not valid JSON (a crash mid-write in an older run) is skipped. A
+    missing file reads as no events. ``max_bytes`` bounds one call (a copied-in run with a million events is read
+    in pieces): it reads about that much, never splitting a line (a single longer line is read whole).
+    Deliberately free of torch and Qt: the app's Train tab tails runs with it.
     """
     path = Path(path)
     if path.is_dir():
@@ -116,7 +120,15 @@ def read_events(path: str | os.PathLike, from_offset: int = 0) -> tuple[list[dic
     try:
         with open(path, "rb") as f:
             f.seek(from_offset)
-            data = f.read()
+            if max_bytes is None:
+                data = f.read()
+            else:
+                data = f.read(max_bytes)
+                while data and b"\n" not in data:  # one line longer than max_bytes
+                    more = f.read(max_bytes)
+                    if not more:
+                        break
+                    data += more
     except FileNotFoundError:
         return [], from_offset
     end = data.rfind(b"\n")

@@ -27,6 +27,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from training.events import EVENTS_FILE, read_events  # the trainer's reader: no torch, no Qt
+
 _LFILTER: Any = None
 
 
@@ -43,7 +45,6 @@ def _lfilter() -> Any:
     return _LFILTER
 
 CONFIG_FILE = "config.toml"
-EVENTS_FILE = "events.jsonl"
 CONSOLE_FILE = "console.log"
 CHECKPOINT_DIR = "checkpoints"
 DEFAULT_MODEL_FILE = "model.safetensors"
@@ -556,43 +557,7 @@ class Series:
         return to_x(base[idx]), vals
 
 
-# ----- reading events.jsonl ----------------------------------------------------------------------------------------
-def read_events_chunk(path: str | os.PathLike, offset: int = 0,
-                      max_bytes: int = 4 << 20) -> tuple[list[dict[str, Any]], int, bool]:
-    """Complete events after byte ``offset``, reading at most ``max_bytes`` (more if one line is longer).
-
-    Same rules as ``training.events.read_events`` (a last line without its newline is left for the next call,
-    a line that is not JSON is skipped, a missing file has no events) but bounded, so a copied-in run with a
-    million events is read in pieces. Returns the events, the offset to continue from, and whether more
-    complete data may follow right away.
-    """
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            data = f.read(max_bytes)
-            while data and b"\n" not in data:  # a single line longer than max_bytes
-                more = f.read(max_bytes)
-                if not more:
-                    break
-                data += more
-    except FileNotFoundError:
-        return [], offset, False
-    end = data.rfind(b"\n")
-    if end < 0:
-        return [], offset, False
-    events = []
-    for raw in data[:end + 1].splitlines():
-        if not raw.strip():
-            continue
-        try:
-            event = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            continue
-        if isinstance(event, dict):
-            events.append(event)
-    return events, offset + end + 1, len(data) >= max_bytes
-
-
+# ----- reading events.jsonl (training.events.read_events) -------------------------------------------------------
 def _number(value: Any) -> float:
     """Event values are floats, or the strings "nan"/"inf"/"-inf" the writer uses for non-finite ones."""
     try:
@@ -682,7 +647,10 @@ class RunLog:
         reset = size is not None and size < offset  # the file was replaced (e.g. copied in again): start over
         if reset:
             offset = 0
-        events, new_offset, more = read_events_chunk(self.path, offset, self.max_bytes)
+        events, new_offset = read_events(self.path, offset, self.max_bytes)
+        # More complete lines may follow at once when this read stopped short of the end; a partial last line
+        # alone (no progress) waits for the next tick.
+        more = size is not None and offset < new_offset < size
         delta = parse_events(events, new_offset, more)
         delta.reset = reset
         return delta
