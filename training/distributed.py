@@ -53,8 +53,12 @@ def init_from_env(device_type: str) -> DistInfo:
                     local_rank=int(os.environ.get("LOCAL_RANK", 0)))
 
 
-def shutdown() -> None:
+def shutdown(clean: bool = True) -> None:
+    """Leave the process group. After a clean run every rank first waits for the others: a rank that tears its
+    gloo connections down while a peer still talks to it aborts ("terminate called without an active exception")."""
     if dist.is_available() and dist.is_initialized():
+        if clean:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -89,8 +89,10 @@ def main(argv: list[str]) -> int:
 
     stop = StopRequested(stop_file=run_dir / STOP_FILE)
     stop.install()  # from here on, SIGTERM/Ctrl+C/STOP end the run cleanly (also while data is generated)
+    code: int | None = None
     try:
-        return _train(command, args, run_dir, events, fail, stop)
+        code = _train(command, args, run_dir, events, fail, stop)
+        return code
     except OSError as exc:
         where = f" '{exc.filename}'" if exc.filename else ""
         return fail("io", EXIT_IO, f"Cannot write to the run folder{where}: {exc.strerror or exc}. "
@@ -109,7 +111,7 @@ def main(argv: list[str]) -> int:
             pass
         from training import distributed
 
-        distributed.shutdown()
+        distributed.shutdown(clean=code == 0)
 
 
 def _train(command, args, run_dir: Path, events, fail, stop) -> int:
