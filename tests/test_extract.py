@@ -9,9 +9,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
 
 from fashionstudio.core.extract import GarmentExtractor, composite, garment_mask
 from fashionstudio.core.modelfile import load_model_file, save_model_file
@@ -21,6 +18,7 @@ from fashionstudio.core.provenance import read_provenance
 from fashionstudio.gui.model_manager import ModelManager
 from fashionstudio.gui.tabs.extract_tab import ExtractTab
 from fashionstudio.models import cyclegan, pixeldtgan
+from qt_helpers import drop_file
 
 TINY_EXTRACT = {"preset": "demo", "resolution": 32, "g_base": 8, "z_dim": 16, "d_base": 8}
 TINY_MATCH = {"preset": "demo", "resolution": 32, "g_base": 4, "g_res_blocks": 1, "d_base": 8}
@@ -154,16 +152,6 @@ def test_folder_batch_reports_a_corrupt_file_and_writes_the_rest(tmp_path):
 
 # -- tab -----------------------------------------------------------------------------------------------------------
 
-def _drop(canvas, path: Path) -> None:
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path))])
-    centre = QPointF(canvas.rect().center())
-    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(canvas, enter)
-    assert enter.isAccepted()
-    QApplication.sendEvent(canvas, QDropEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                                              Qt.KeyboardModifier.NoModifier))
 
 
 @pytest.fixture
@@ -188,7 +176,7 @@ def test_drop_gives_a_garment_on_the_chosen_background(tab, qtbot, tmp_path):
     tab.swatch_buttons["#1D1F23"].click()  # black swatch
     photo = tmp_path / "look.png"
     person().save(photo)
-    _drop(tab.source_canvas, photo)
+    drop_file(tab.source_canvas, photo)
     qtbot.waitUntil(lambda: tab.result_image() is not None, timeout=10_000)
     assert tab.result_image().getpixel((5, 5)) == (29, 31, 35)
     assert tab.last_elapsed_ms is not None and tab.export_button.isEnabled()
@@ -224,13 +212,13 @@ def test_bad_inputs_leave_the_tab_usable(tab, qtbot, tmp_path):
     assert tab.model is None and not tab.run_button.isEnabled()
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff garbage")
-    _drop(tab.source_canvas, broken)
+    drop_file(tab.source_canvas, broken)
     qtbot.waitUntil(lambda: tab.source_canvas.error_text() is not None, timeout=5000)
     assert "broken.jpg" in tab.source_canvas.error_text()
     _open(tab, qtbot, extract_model(tmp_path / "e.safetensors"))
     good = tmp_path / "good.png"
     person().save(good)
-    _drop(tab.source_canvas, good)
+    drop_file(tab.source_canvas, good)
     qtbot.waitUntil(lambda: tab.result_image() is not None, timeout=10_000)
     assert tab.result_image().size == (32, 32)
 

@@ -9,9 +9,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
 
 from fashionstudio.core.match import VARIATIONS, StyleMatcher, Variation, round_trip_l1
 from fashionstudio.core.modelfile import load_model_file, save_model_file
@@ -20,6 +17,7 @@ from fashionstudio.core.provenance import read_provenance
 from fashionstudio.gui.model_manager import ModelManager
 from fashionstudio.gui.tabs.match_tab import MatchTab
 from fashionstudio.models import cyclegan, pixeldtgan
+from qt_helpers import drop_file
 
 TINY = {"preset": "demo", "resolution": 32, "g_base": 4, "g_res_blocks": 1, "d_base": 8}
 RED, BLUE = (3.0, -3.0, -3.0), (-3.0, -3.0, 3.0)
@@ -125,16 +123,6 @@ def test_matcher_refuses_another_family(tmp_path):
 
 # -- tab -----------------------------------------------------------------------------------------------------------
 
-def _drop(canvas, path: Path) -> None:
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path))])
-    centre = QPointF(canvas.rect().center())
-    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(canvas, enter)
-    assert enter.isAccepted()
-    QApplication.sendEvent(canvas, QDropEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                                              Qt.KeyboardModifier.NoModifier))
 
 
 @pytest.fixture
@@ -158,7 +146,7 @@ def test_drop_a_shoe_get_a_bag_then_toggle_to_bag_to_shoe(tab, qtbot, tmp_path):
     _open(tab, qtbot, match_model(tmp_path / "m.safetensors"))
     photo = tmp_path / "loafer.png"
     shoe().save(photo)
-    _drop(tab.source_canvas, photo)
+    drop_file(tab.source_canvas, photo)
     qtbot.waitUntil(lambda: tab.match_result() is not None, timeout=10_000)
     assert dominant(tab.result_image()) == "red"  # G_AB ran
     assert dominant(tab.round_trip_canvas.image()) == "blue"  # and G_BA brought it back
@@ -200,7 +188,7 @@ def test_bad_inputs_leave_the_match_tab_usable(tab, qtbot, tmp_path):
     assert tab.model is None
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n cut short")
-    _drop(tab.source_canvas, broken)
+    drop_file(tab.source_canvas, broken)
     qtbot.waitUntil(lambda: tab.source_canvas.error_text() is not None, timeout=5000)
     assert "broken.png" in tab.source_canvas.error_text()
     _open(tab, qtbot, match_model(tmp_path / "m.safetensors"))

@@ -10,17 +10,16 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPointF, QSize, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QGuiApplication, QImage
 
 from fashionstudio.core import registry
 from fashionstudio.core.provenance import read_provenance
 from fashionstudio.gui.app import create_settings
-from fashionstudio.gui.canvas import ImageCanvas
 from fashionstudio.gui.main_window import MainWindow
 from fashionstudio.gui.model_manager import NO_MODEL_MESSAGE
 from fashionstudio.gui.tool_tab import ToolTab
+from qt_helpers import drop_file
 
 FAMILY = "fs_test_window"
 
@@ -58,17 +57,6 @@ def _model_file(path: Path, sleep: float = 0.0) -> Path:
     return save_model_file(path, FAMILY, _build({}), {"sleep": sleep}, resolution=8, name="Test model")
 
 
-def _drop(canvas: ImageCanvas, path: Path) -> None:
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path))])
-    centre = canvas.rect().center()
-    enter = QDragEnterEvent(QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(canvas, enter)
-    assert enter.isAccepted()
-    drop = QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(canvas, drop)
 
 
 def _photo(path: Path, colour=(180, 40, 90), size=(64, 48)) -> Path:
@@ -122,14 +110,14 @@ def test_dropped_image_appears_and_corrupt_drop_shows_an_error(window, qtbot, tm
     window.tabs.setCurrentWidget(tab)
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
-    _drop(tab.source_canvas, bad)
+    drop_file(tab.source_canvas, bad)
     qtbot.waitUntil(lambda: tab.source_canvas.error_text() is not None, timeout=5000)
     assert "broken.jpg" in tab.source_canvas.error_text()
     assert "broken.jpg" in window.statusBar().currentMessage()
     assert not tab.source_canvas.has_image()
 
     good = _photo(tmp_path / "look.png")
-    _drop(tab.source_canvas, good)  # still usable after the error
+    drop_file(tab.source_canvas, good)  # still usable after the error
     qtbot.waitUntil(tab.source_canvas.has_image, timeout=5000)
     assert tab.source_canvas.error_text() is None
     assert tab.source_image().size == (64, 48) and tab.source_image().getpixel((1, 1)) == (180, 40, 90)
