@@ -333,7 +333,10 @@ def test_tiny_real_runs_finish_stop_resume_and_use_model(qtbot, tmp_path):
     assert tab.logs[long].statuses[-1]["reason"] in ("stop-file", "SIGTERM")   # whichever the trainer saw first
     assert [s["status"] for s in tab.logs[long].statuses] == ["started", "stopped"]
     assert not (long / STOP_FILE).exists()                             # so the resume does not stop at once
-    assert checkpoint_files(long) and tab.resume_button.isEnabled() and not tab.start_button.isEnabled()
+    assert checkpoint_files(long)
+    # The buttons follow once the tab has handled the process's exit and read the last events (asynchronously).
+    qtbot.waitUntil(tab.resume_button.isEnabled, timeout=10_000)
+    assert not tab.start_button.isEnabled()
 
     # Resume continues from that checkpoint
     tab.resume_button.click()
