@@ -9,7 +9,6 @@ from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
-from fashionstudio.core.modelfile import load_model_file
 from fashionstudio.core.pose_transfer import (
     IUV_MODEL_GOT_KEYPOINTS, KEYPOINT_MODEL_GOT_IUV, PoseTransfer, normalise_keypoints, read_iuv, refit_pose,
 )

@@ -44,7 +44,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 EVENTS_FILE = "events.jsonl"
 STOP_FILE = "STOP"

@@ -35,9 +35,12 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # torch is imported inside the functions: the window must show before torch loads
+    import torch
 
 STATE_KIND = "fashionstudio-generate-state"
 STATE_VERSION = 1
@@ -710,7 +713,6 @@ class FastSynthesis:
     def render(self, ws: torch.Tensor, noise_strength: float = 1.0, noise: list[torch.Tensor] | None = None,
                *, differentiable: bool = False, stateless: bool = False) -> torch.Tensor:
         """ws [N, num_ws, w_dim] -> image [N, 3, R, R] (``noise``: optional per-layer maps replacing "const")."""
-        import torch
         import torch.nn.functional as F
 
         if ws.dim() != 3 or ws.shape[1] != self.num_ws:

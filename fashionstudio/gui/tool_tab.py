@@ -207,6 +207,10 @@ class ToolTab(QWidget):
             device = self.manager.device_description or str(self.manager.device)
             self._set_model_message(f"Model: {model.name}\nDevice: {device}")
             self._update_run_button()
+            if self.source_image() is not None:
+                # An input dropped while the model was loading (or shown with the previous model) gets its result
+                # from the model that just arrived.
+                self.trigger()
 
     def _on_model_failed(self, key: str, message: str) -> None:
         if key == self.tool:

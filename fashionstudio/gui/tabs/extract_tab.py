@@ -75,7 +75,6 @@ class ExtractTab(ToolTab):
         self.side_panel.setStyleSheet(PANEL_STYLE)
         self.run_button.setText("Extract garment")
         self._build_controls()
-        manager.ready.connect(self._run_when_model_arrives)
 
     # -- controls -------------------------------------------------------------------------------------------------
     def _build_controls(self) -> None:
@@ -182,12 +181,6 @@ class ExtractTab(ToolTab):
         for hex_code, button in self.swatch_buttons.items():
             button.setChecked(hex_code == code)
         self.colour_label.setText(f"{names.get(code, 'Custom')}  {code}")
-
-    def _run_when_model_arrives(self, key: str, model: Any) -> None:
-        """A photo dropped while the model was still loading gets its result as soon as the model is ready."""
-        if key == self.tool and self.source_image() is not None and not self.result_canvas.has_image() \
-                and not self.is_busy():
-            self.trigger()
 
     # -- ToolTab hooks --------------------------------------------------------------------------------------------
     def run_request(self) -> Callable[[], Any] | None:

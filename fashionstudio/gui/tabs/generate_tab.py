@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer
 from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QPushButton,
@@ -36,7 +36,7 @@ from fashionstudio.gui.widgets.animation_panel import AnimationPanel
 from fashionstudio.gui.widgets.interpolation_strip import InterpolationStrip
 from fashionstudio.gui.widgets.latent_sliders import DirectionSliders
 from fashionstudio.gui.widgets.projection_panel import ProjectionPanel
-from fashionstudio.gui.widgets.seed_grid import PAGE_SIZE, SeedGrid
+from fashionstudio.gui.widgets.seed_grid import SeedGrid
 from fashionstudio.gui.workers import error_sentence, run_in_background
 
 log = logging.getLogger(__name__)

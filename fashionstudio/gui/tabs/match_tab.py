@@ -75,7 +75,6 @@ class MatchTab(ToolTab):
         self._build_controls()
         self._build_result_extras()
         self._show_direction()
-        manager.ready.connect(self._run_when_model_arrives)
 
     # -- layout ---------------------------------------------------------------------------------------------------
     def _build_controls(self) -> None:
@@ -203,12 +202,6 @@ class MatchTab(ToolTab):
 
     def _rerun(self) -> None:
         if self.model is not None and self.source_image() is not None:
-            self.trigger()
-
-    def _run_when_model_arrives(self, key: str, model: Any) -> None:
-        """A photo dropped while the model was still loading gets its result as soon as the model is ready."""
-        if key == self.tool and self.source_image() is not None and not self.result_canvas.has_image() \
-                and not self.is_busy():
             self.trigger()
 
     # -- ToolTab hooks --------------------------------------------------------------------------------------------

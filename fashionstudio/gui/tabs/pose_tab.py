@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget,
 )
@@ -408,11 +407,6 @@ class PoseTab(ToolTab):
         if self.source_path is not None:
             self.library.index_dataset_of(self.source_path, self._update_photo_pose_button)
         super().on_source_changed()
-
-    def _on_model_ready(self, key: str, model: Any) -> None:
-        super()._on_model_ready(key, model)
-        if key == self.tool and self.source_image() is not None:
-            self.trigger()
 
     def _on_busy_changed(self, busy: bool) -> None:
         super()._on_busy_changed(busy)
