@@ -13,12 +13,13 @@ import os
 import random
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from fashionstudio.core.atomic import atomic_write
 
 CHECKPOINT_DIR = "checkpoints"
 BEST = "best.pt"
@@ -29,50 +30,18 @@ def step_name(step: int) -> str:
     return f"step_{step:08d}.pt"
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open folders; the rename is still atomic there
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def atomic_save(state: dict[str, Any], path: str | os.PathLike) -> Path:
     """``torch.save`` ``state`` to ``path`` through a temporary file + fsync + rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    with atomic_write(path, durable=True) as tmp, open(tmp, "wb") as f:
+        torch.save(state, f)
     return path
 
 
 def atomic_copy(src: Path, dst: Path) -> None:
     """Copy ``src`` over ``dst`` atomically (used for best.pt)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    os.close(fd)
-    try:
+    with atomic_write(dst, durable=True) as tmp:
         shutil.copyfile(src, tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(dst.parent)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

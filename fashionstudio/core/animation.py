@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image
+
+from fashionstudio.core.atomic import atomic_write
 
 MP4_MISSING = ("MP4 export needs the 'imageio' and 'imageio-ffmpeg' packages, which are not installed here; "
                "save the animation as GIF instead.")
@@ -65,8 +66,8 @@ def save_mp4(frames: Sequence[Image.Image], path: str | os.PathLike, fps: float 
     frames = _check(frames)
     if not mp4_available():
         raise AnimationError(MP4_MISSING)
-    import numpy as np
     import imageio.v2 as imageio
+    import numpy as np
 
     def write(tmp: str) -> None:
         with imageio.get_writer(tmp, format="FFMPEG", fps=fps, codec="libx264", quality=8,
@@ -89,16 +90,9 @@ def save_animation(frames: Sequence[Image.Image], path: str | os.PathLike, fps: 
 
 
 def _atomic(path: Path, write, suffix: str = ".tmp") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=suffix, dir=path.parent)
-    os.close(fd)
     try:
-        write(tmp)
-        os.replace(tmp, path)
+        with atomic_write(path, suffix=suffix) as tmp:
+            write(str(tmp))
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise AnimationError(f"'{path.name}' could not be written ({exc.strerror or exc}).") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

@@ -39,6 +39,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fashionstudio.core.atomic import atomic_write
+
 if TYPE_CHECKING:  # torch is imported inside the functions: the window must show before torch loads
     import torch
 
@@ -185,9 +187,8 @@ def directions_from_json(text: str, w_dim: int | None = None) -> tuple[list[Dire
 def save_directions(path: str | os.PathLike, directions: list[Direction], **header: Any) -> Path:
     """Write a direction set to ``path`` atomically."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(directions_to_json(directions, **header), encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        tmp.write_text(directions_to_json(directions, **header), encoding="utf-8")
     return path
 
 
@@ -766,7 +767,6 @@ class FastSynthesis:
 def images_to_pil(images: torch.Tensor) -> list[Any]:
     """[N, 3, H, W] in about [-1, 1] -> list of 8-bit RGB PIL images."""
     import torch
-
     from PIL import Image
 
     arr = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)

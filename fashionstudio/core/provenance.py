@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
+
+from fashionstudio.core.atomic import atomic_write
 
 PROVENANCE_KEY = "fashionstudio"
 
@@ -32,15 +33,8 @@ def save_png_with_provenance(img: Image.Image, path: str | os.PathLike, info: di
     if "settings" in info:
         meta.add_text("settings", _json(info["settings"]))
     meta.add_text("Software", str(info.get("software", "FashionStudio")))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_write(path) as tmp:
         img.save(tmp, format="PNG", pnginfo=meta)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

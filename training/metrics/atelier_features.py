@@ -21,7 +21,6 @@ Training: ``python -m training.metrics.atelier_features train OUT [--n N] [--epo
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from fashionstudio.core.atomic import atomic_write
 
 META_KEY = "atelier_features"
 FORMAT_VERSION = 1
@@ -98,16 +99,8 @@ def save_atelier(path: str | Path, net: AtelierNet, info: dict[str, Any]) -> Pat
     meta = {"format_version": FORMAT_VERSION, "widths": list(net.widths), "stem": net.stem,
             "input_size": INPUT_SIZE, "heads": net.head_classes, **info}
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in net.state_dict().items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={META_KEY: json.dumps(meta)})
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a shipped resource must be readable by everyone
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as tmp:
+        save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)})
     return path
 
 

@@ -22,7 +22,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from training.metrics.features import FeatureExtractor, cache_key, get_extractor, read_cache, write_cache
+from fashionstudio.core.atomic import atomic_write
+from training.metrics.features import (
+    FeatureExtractor,
+    cache_key,
+    get_extractor,
+    read_cache,
+    write_cache,
+)
 from training.metrics.fid import fid_from_features
 from training.metrics.inception_score import inception_score
 from training.metrics.kid import kid_from_features
@@ -266,12 +273,8 @@ def _dataset(run_cfg: dict[str, Any] | None, family: str, arch: dict[str, Any], 
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1), encoding="utf-8")
 
 
 def evaluate(target: str | Path, *, n: int = 1000, features: str = "atelier", data: str | None = None,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,6 +24,8 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from torch import Tensor
+
+from fashionstudio.core.atomic import atomic_write
 
 CACHE_ENV = "FASHIONSTUDIO_FEATURE_CACHE"
 
@@ -117,15 +118,8 @@ def read_cache(key: dict[str, Any], cache_dir: str | Path | None = None) -> tupl
 def write_cache(key: dict[str, Any], feats: np.ndarray, probs: np.ndarray, cache_dir: str | Path | None = None) -> Path:
     """Store a feature set atomically (temp file, then rename): a killed evaluation never leaves a torn entry."""
     target, text = _cache_file(key, cache_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=target.stem, suffix=".tmp.npz", dir=target.parent)
-    os.close(fd)
-    try:
+    with atomic_write(target, suffix=".tmp.npz") as tmp:  # np.savez would append .npz to any other name
         np.savez(tmp, features=feats, probs=probs, key=np.array(text))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return target
 
 
