@@ -31,6 +31,19 @@ log = logging.getLogger(__name__)
 _HISTORY_LIMIT = 20
 
 
+def captioned(caption: str, widget: QWidget) -> QWidget:
+    """``widget`` under a small caption ("Input", "Result"...), as every tab lays out its canvases."""
+    box = QWidget()
+    lay = QVBoxLayout(box)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(6)
+    label = QLabel(caption)
+    label.setObjectName("canvasCaption")
+    lay.addWidget(label)
+    lay.addWidget(widget, 1)
+    return box
+
+
 class ToolTab(QWidget):
     """Base class of a tool tab. See the module docstring for what a subclass provides."""
 
@@ -75,17 +88,6 @@ class ToolTab(QWidget):
 
     # -- layout ---------------------------------------------------------------------------------------------------
     def _build_layout(self) -> None:
-        def captioned(caption: str, canvas: ImageCanvas) -> QWidget:
-            box = QWidget()
-            lay = QVBoxLayout(box)
-            lay.setContentsMargins(0, 0, 0, 0)
-            lay.setSpacing(6)
-            label = QLabel(caption)
-            label.setObjectName("canvasCaption")
-            lay.addWidget(label)
-            lay.addWidget(canvas, 1)
-            return box
-
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setChildrenCollapsible(False)
         self.splitter.setHandleWidth(12)

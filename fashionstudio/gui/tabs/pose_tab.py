@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 from PySide6.QtWidgets import (
-    QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget,
+    QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget,
 )
 
 from fashionstudio.core.pose_transfer import (
@@ -28,22 +28,10 @@ from fashionstudio.core.pose_transfer import (
 )
 from fashionstudio.core.poses import visible
 from fashionstudio.gui.canvas import ImageCanvas, pil_to_qimage
-from fashionstudio.gui.tool_tab import ToolTab
+from fashionstudio.gui.tool_tab import ToolTab, captioned
 from fashionstudio.gui.widgets.pose_editor import PoseEditor
 from fashionstudio.gui.widgets.pose_library import LibraryPose, PoseLibrary
 from fashionstudio.gui.workers import error_sentence, run_in_background
-
-
-def _captioned(caption: str, widget: QWidget) -> QWidget:
-    box = QWidget()
-    lay = QVBoxLayout(box)
-    lay.setContentsMargins(0, 0, 0, 0)
-    lay.setSpacing(6)
-    label = QLabel(caption)
-    label.setObjectName("canvasCaption")
-    lay.addWidget(label)
-    lay.addWidget(widget, 1)
-    return box
 
 
 def _small_copy(img: Image.Image, longest: int) -> Image.Image:
@@ -128,14 +116,14 @@ class PoseTab(ToolTab):
         row = QHBoxLayout(results)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(10)
-        row.addWidget(_captioned("Coarse (G1)", self.coarse_canvas), 1)
-        row.addWidget(_captioned("Refined (G2)", self.result_canvas), 1)
+        row.addWidget(captioned("Coarse (G1)", self.coarse_canvas), 1)
+        row.addWidget(captioned("Refined (G2)", self.result_canvas), 1)
         old = self.splitter.widget(self.splitter.count() - 1)
         old.hide()
         old.setParent(None)  # addWidget (unlike replaceWidget) hands ``results`` to Qt's ownership
         old.deleteLater()
         self.splitter.addWidget(results)
-        self.splitter.insertWidget(1, _captioned("Target pose", self.editor))
+        self.splitter.insertWidget(1, captioned("Target pose", self.editor))
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setStretchFactor(2, 2)
