@@ -19,12 +19,14 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -34,8 +36,17 @@ DIST_DIR = HERE / "dist"
 sys.path.insert(0, str(HERE))
 import bundle_rules  # noqa: E402
 
-# Run-time dependencies of the app, minus torch (per target) and torchvision (trainer-only, never bundled).
-APP_DEPS = ["PySide6-Essentials", "numpy", "pillow", "safetensors", "pyqtgraph", "h5py"]
+
+
+def app_requirements() -> list[str]:
+    """The app's run-time requirements exactly as pyproject.toml declares them (version bounds included: the
+    PySide6 bound matters), minus torch (chosen per target) and torchvision (trainer-only, never bundled)."""
+    with open(REPO / "pyproject.toml", "rb") as f:
+        deps = tomllib.load(f)["project"]["dependencies"]
+    return [d for d in deps if re.split(r"[<>=!~;\[ ]", d, maxsplit=1)[0].strip().lower() not in ("torch", "torchvision")]
+
+
+APP_DEPS = app_requirements()
 BUILD_DEPS = ["pyinstaller"]
 LOCAL_CPU_WHEEL = Path("/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl")
 
