@@ -8,3 +8,17 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("FASHIONSTUDIO_TESTING", "1")
 # Spinning OpenMP threads fight over 2 shared cores; passive waiting made the model tests ~5x faster here.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny networks run faster on one thread, and the CI machine has two cores for everything."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -21,3 +21,9 @@ def drop_file(widget: QWidget, path: Path) -> None:
     assert enter.isAccepted()
     QApplication.sendEvent(widget, QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime,
                                               Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+
+
+def open_model_and_wait(tab, qtbot, path: Path, timeout_ms: int = 10_000) -> None:
+    """Open a model file on a tool tab and wait until the model manager has it loaded there."""
+    tab.open_model(path)
+    qtbot.waitUntil(lambda: tab.model is not None and tab.model.path == path, timeout=timeout_ms)

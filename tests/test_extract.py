@@ -18,7 +18,7 @@ from fashionstudio.core.provenance import read_provenance
 from fashionstudio.gui.model_manager import ModelManager
 from fashionstudio.gui.tabs.extract_tab import ExtractTab
 from fashionstudio.models import cyclegan, pixeldtgan
-from qt_helpers import drop_file
+from qt_helpers import drop_file, open_model_and_wait
 
 TINY_EXTRACT = {"preset": "demo", "resolution": 32, "g_base": 8, "z_dim": 16, "d_base": 8}
 TINY_MATCH = {"preset": "demo", "resolution": 32, "g_base": 4, "g_res_blocks": 1, "d_base": 8}
@@ -166,13 +166,8 @@ def tab(qtbot):
     manager.shutdown()
 
 
-def _open(tab, qtbot, path: Path) -> None:
-    tab.open_model(path)
-    qtbot.waitUntil(lambda: tab.model is not None and tab.model.path == path, timeout=10_000)
-
-
 def test_drop_gives_a_garment_on_the_chosen_background(tab, qtbot, tmp_path):
-    _open(tab, qtbot, extract_model(tmp_path / "white.safetensors", (3.0, 3.0, 3.0)))
+    open_model_and_wait(tab, qtbot, extract_model(tmp_path / "white.safetensors", (3.0, 3.0, 3.0)))
     tab.swatch_buttons["#1D1F23"].click()  # black swatch
     photo = tmp_path / "look.png"
     person().save(photo)
@@ -189,7 +184,7 @@ def test_drop_gives_a_garment_on_the_chosen_background(tab, qtbot, tmp_path):
 
 
 def test_batch_from_the_tab_reports_skipped_files(tab, qtbot, tmp_path):
-    _open(tab, qtbot, extract_model(tmp_path / "e.safetensors"))
+    open_model_and_wait(tab, qtbot, extract_model(tmp_path / "e.safetensors"))
     src = tmp_path / "in"
     src.mkdir()
     person().save(src / "a.png")
@@ -215,7 +210,7 @@ def test_bad_inputs_leave_the_tab_usable(tab, qtbot, tmp_path):
     drop_file(tab.source_canvas, broken)
     qtbot.waitUntil(lambda: tab.source_canvas.error_text() is not None, timeout=5000)
     assert "broken.jpg" in tab.source_canvas.error_text()
-    _open(tab, qtbot, extract_model(tmp_path / "e.safetensors"))
+    open_model_and_wait(tab, qtbot, extract_model(tmp_path / "e.safetensors"))
     good = tmp_path / "good.png"
     person().save(good)
     drop_file(tab.source_canvas, good)

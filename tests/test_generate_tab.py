@@ -22,12 +22,7 @@ TINY = {"preset": "demo", "resolution": 16, "z_dim": 32, "w_dim": 32, "mapping_l
 WAIT_MS = 15_000
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

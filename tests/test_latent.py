@@ -23,12 +23,7 @@ TINY = {"preset": "demo", "resolution": 16, "z_dim": 32, "w_dim": 32, "mapping_l
         "channel_base": 256, "channel_max": 32}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: threads only add contention on a shared 2-core machine
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from fashionstudio.core.provenance import read_provenance
 from fashionstudio.gui.model_manager import ModelManager
 from fashionstudio.gui.tabs.match_tab import MatchTab
 from fashionstudio.models import cyclegan, pixeldtgan
-from qt_helpers import drop_file
+from qt_helpers import drop_file, open_model_and_wait
 
 TINY = {"preset": "demo", "resolution": 32, "g_base": 4, "g_res_blocks": 1, "d_base": 8}
 RED, BLUE = (3.0, -3.0, -3.0), (-3.0, -3.0, 3.0)
@@ -137,13 +137,8 @@ def tab(qtbot):
     manager.shutdown()
 
 
-def _open(tab, qtbot, path: Path) -> None:
-    tab.open_model(path)
-    qtbot.waitUntil(lambda: tab.model is not None and tab.model.path == path, timeout=10_000)
-
-
 def test_drop_a_shoe_get_a_bag_then_toggle_to_bag_to_shoe(tab, qtbot, tmp_path):
-    _open(tab, qtbot, match_model(tmp_path / "m.safetensors"))
+    open_model_and_wait(tab, qtbot, match_model(tmp_path / "m.safetensors"))
     photo = tmp_path / "loafer.png"
     shoe().save(photo)
     drop_file(tab.source_canvas, photo)
@@ -162,7 +157,7 @@ def test_drop_a_shoe_get_a_bag_then_toggle_to_bag_to_shoe(tab, qtbot, tmp_path):
 
 
 def test_clicking_a_candidate_makes_it_the_result_and_export_says_which(tab, qtbot, tmp_path):
-    _open(tab, qtbot, match_model(tmp_path / "m.safetensors", None, None))
+    open_model_and_wait(tab, qtbot, match_model(tmp_path / "m.safetensors", None, None))
     tab.set_source_image(shoe())
     qtbot.waitUntil(lambda: tab.match_result() is not None, timeout=10_000)
     result = tab.match_result()
@@ -191,7 +186,7 @@ def test_bad_inputs_leave_the_match_tab_usable(tab, qtbot, tmp_path):
     drop_file(tab.source_canvas, broken)
     qtbot.waitUntil(lambda: tab.source_canvas.error_text() is not None, timeout=5000)
     assert "broken.png" in tab.source_canvas.error_text()
-    _open(tab, qtbot, match_model(tmp_path / "m.safetensors"))
+    open_model_and_wait(tab, qtbot, match_model(tmp_path / "m.safetensors"))
     tab.set_source_image(shoe())
     qtbot.waitUntil(lambda: tab.match_result() is not None, timeout=10_000)
     assert dominant(tab.result_image()) == "red"

@@ -31,13 +31,7 @@ TINY_ARCH = {
 TINY_LOSS = {"stylegan2": {"r1_interval": 2, "pl_weight": 2.0, "pl_interval": 2}}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks run faster on one thread, and the CI machine has two cores for everything."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

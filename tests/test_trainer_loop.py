@@ -125,13 +125,7 @@ registry.register("tinygan", build)
 register_trainer("tinygan", TinyTrainer)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks run faster on one thread, and the CI machine has two cores for everything."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ----- helpers --------------------------------------------------------------------------------------------------

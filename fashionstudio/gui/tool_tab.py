@@ -390,66 +390,67 @@ class ToolTab(QWidget):
         if path is None:
             return {**report, "status": "no-model"}
         report["model"] = str(path)
-        outcome: dict[str, Any] = {}
-        loop = QEventLoop()
+        is_mine = lambda key, *_: key == self.tool  # noqa: E731 (the manager serves every tab)
 
-        def on_ready(key: str, model: Any) -> None:
-            if key == self.tool:
-                outcome["model"] = model
-                loop.quit()
+        def start_load() -> bool:
+            if self.model is not None:
+                return False
+            self.manager.load(self.tool, path)
+            return True
 
-        def on_failed(key: str, message: str) -> None:
-            if key == self.tool:
-                outcome["error"] = message
-                loop.quit()
-
-        self.manager.ready.connect(on_ready)
-        self.manager.failed.connect(on_failed)
-        try:
-            if self.model is None:
-                self.manager.load(self.tool, path)
-                QTimer.singleShot(int(timeout_s * 1000), loop.quit)
-                loop.exec()
-        finally:
-            self.manager.ready.disconnect(on_ready)
-            self.manager.failed.disconnect(on_failed)
-        if "error" in outcome:
-            return {**report, "status": "error", "message": outcome["error"]}
+        kind, args = _wait_for(self.manager.ready, self.manager.failed, start_load, timeout_s, accept=is_mine)
+        if kind == "error":
+            return {**report, "status": "error", "message": args[1]}
         if self.model is None:
             return {**report, "status": "error", "message": "the model did not load in time"}
 
         if self.needs_source and self.source_image() is None:
             self.source_canvas.set_image(self.sample_input())
-        got: dict[str, Any] = {}
-        run_loop = QEventLoop()
-
-        def on_result(request_id: int, result: Any, elapsed_ms: float) -> None:
-            got.update(ms=elapsed_ms, result=result)
-            run_loop.quit()
-
-        def on_error(request_id: int, message: str) -> None:
-            got.update(error=message)
-            run_loop.quit()
-
-        self.worker.result_ready.connect(on_result)
-        self.worker.failed.connect(on_error)
-        try:
-            t0 = time.perf_counter()
-            request_id = self.trigger()
-            if request_id is None:
-                return {**report, "status": "not-implemented"}
-            QTimer.singleShot(int(timeout_s * 1000), run_loop.quit)
-            run_loop.exec()
-        finally:
-            self.worker.result_ready.disconnect(on_result)
-            self.worker.failed.disconnect(on_error)
-        if "error" in got:
-            return {**report, "status": "error", "message": got["error"]}
-        if "result" not in got:
+        t0 = time.perf_counter()
+        kind, args = _wait_for(self.worker.result_ready, self.worker.failed, lambda: self.trigger() is not None,
+                               timeout_s)
+        if kind == "skipped":
+            return {**report, "status": "not-implemented"}
+        if kind == "error":
+            return {**report, "status": "error", "message": args[1]}
+        if kind == "timeout":
             return {**report, "status": "error", "message": "the inference did not finish in time"}
-        return {**report, "status": "ok", "inference_ms": round(got["ms"], 1),
+        return {**report, "status": "ok", "inference_ms": round(args[2], 1),
                 "wall_ms": round((time.perf_counter() - t0) * 1000, 1)}
 
     def shutdown(self, timeout_s: float = 10.0) -> None:
         """Drop pending work and wait for the running inference (window closing)."""
         self.worker.shutdown(timeout_s)
+
+
+def _wait_for(ok: Any, failed: Any, start: Callable[[], bool], timeout_s: float,
+              accept: Callable[..., bool] = lambda *args: True) -> tuple[str, tuple | None]:
+    """Call ``start`` and spin an event loop until ``ok`` or ``failed`` emits (with arguments ``accept`` takes) or
+    ``timeout_s`` passes. Returns ("ok" | "error", the signal's arguments), ("timeout", None), or ("skipped", None)
+    when ``start`` says there is nothing to wait for."""
+    outcome: dict[str, tuple] = {}
+    loop = QEventLoop()
+
+    def slot_for(kind: str) -> Callable[..., None]:
+        def slot(*args: Any) -> None:
+            if accept(*args):
+                outcome.setdefault(kind, args)
+                loop.quit()
+        return slot
+
+    on_ok, on_failed = slot_for("ok"), slot_for("error")
+    ok.connect(on_ok)
+    failed.connect(on_failed)
+    try:
+        if not start():
+            return "skipped", None
+        if not outcome:
+            QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+            loop.exec()
+    finally:
+        ok.disconnect(on_ok)
+        failed.disconnect(on_failed)
+    for kind in ("error", "ok"):
+        if kind in outcome:
+            return kind, outcome[kind]
+    return "timeout", None
