@@ -183,6 +183,38 @@ def test_ssim_of_identical_images_is_one_and_refuses_tiny_images():
         ssim(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8))
 
 
+def test_masked_l1_and_ssim_ignore_what_lies_outside_the_mask():
+    from skimage.metrics import structural_similarity
+
+    from training.metrics.paired import masked_l1, masked_ssim
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(2, 3, 24, 24, generator=g) * 2 - 1
+    y = torch.rand(2, 3, 24, 24, generator=g) * 2 - 1
+    mask = torch.zeros(2, 1, 24, 24)
+    mask[0, :, 4:12, 6:20] = 1
+    # Independent: a plain loop over the masked pixels.
+    sel = mask[0, 0].bool()
+    expected = float(np.mean([abs(float(x[0, c][sel][i]) - float(y[0, c][sel][i]))
+                              for c in range(3) for i in range(int(sel.sum()))]))
+    got = masked_l1(x, y, mask)
+    assert float(got[0]) == pytest.approx(expected, rel=1e-9)
+    assert torch.isnan(got[1])  # an empty mask has no masked L1
+    # Changing the images outside the mask changes neither masked score.
+    x2 = torch.where(mask.bool(), x, torch.rand(2, 3, 24, 24, generator=g))
+    assert torch.allclose(masked_l1(x2, y, mask)[:1], got[:1])
+    assert torch.allclose(masked_ssim(x2, y, mask), masked_ssim(x, y, mask))
+    # mask-SSIM is SSIM (checked against scikit-image) of the images with the background set to 0.
+    xm, ym = (x[0] * mask[0]).permute(1, 2, 0).numpy(), (y[0] * mask[0]).permute(1, 2, 0).numpy()
+    ref = np.mean([structural_similarity(xm[..., c], ym[..., c], data_range=2.0, gaussian_weights=True, sigma=1.5,
+                                         use_sample_covariance=False) for c in range(3)])
+    assert float(masked_ssim(x[:1], y[:1], mask[:1])) == pytest.approx(ref, abs=1e-4)
+    acc = PairedAccumulator()
+    acc.update(x, y, mask)
+    res = acc.result()
+    assert res["mask_n"] == 1 and res["mask_l1"] == pytest.approx(expected, rel=1e-9)
+
+
 def test_l1_and_paired_accumulator():
     x = torch.zeros(2, 3, 12, 12)
     y = torch.zeros(2, 3, 12, 12)
@@ -194,3 +226,4 @@ def test_l1_and_paired_accumulator():
     result = acc.result()
     assert result["n"] == 3 and result["l1"] == pytest.approx(0.5 / 3)
     assert result["ssim"] < 1.0
+    assert "mask_l1" not in result  # no masks given, no masked scores

@@ -66,6 +66,13 @@ def test_pose_report_has_source_and_coarse_baselines(data, atelier_file):
     for res in report["sets"].values():
         assert res["n_fake"] == 8 and np.isfinite(res["fid"])
     assert report["features"]["extractor"] == "atelier"
+    # The target's body mask gives the masked scores; the source baseline's, checked here.
+    from training.metrics.paired import masked_l1
+
+    mask = torch.stack([dataset[i]["tgt_mask"] for i in idx]).float()
+    base = report["paired"]["baseline_source_unchanged"]
+    assert base["mask_n"] == 8
+    assert base["mask_l1"] == pytest.approx(float(masked_l1(src, tgt, mask).mean()), rel=1e-6)
 
 
 def test_extract_scores_colour_against_ground_truth_labels(data, atelier_file):

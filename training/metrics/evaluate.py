@@ -136,7 +136,7 @@ def evaluate_networks(
         t_extract += time.perf_counter() - t1
         t_sample += t1 - t0
         for name, (out_key, tgt_key) in spec.pairs.items():
-            paired[name].update(sampled.images[out_key], sampled.images[tgt_key])
+            paired[name].update(sampled.images[out_key], sampled.images[tgt_key], sampled.masks.get(tgt_key))
         if classifier is not None:
             for name, (img_key, ref_key, heads) in spec.agreements.items():
                 pred = classifier.predict(sampled.images[img_key], heads)
@@ -199,6 +199,9 @@ def headline_values(report: dict[str, Any]) -> dict[str, float]:
     for name, res in report["paired"].items():
         values[f"{name}/l1"] = float(res["l1"])
         values[f"{name}/ssim"] = float(res["ssim"])
+        if res.get("mask_l1") is not None:
+            values[f"{name}/mask_l1"] = float(res["mask_l1"])
+            values[f"{name}/mask_ssim"] = float(res["mask_ssim"])
     for name, heads in report.get("agreement", {}).items():
         for h, v in heads.items():
             if v is not None:
@@ -369,7 +372,9 @@ def _summary(report: dict[str, Any]) -> str:
         pr = f", P {res['precision']:.3f} R {res['recall']:.3f}" if "precision" in res else ""
         lines.append(f"  {name:<28} FID {res['fid']:.3f}  KID {res['kid']:.4f}±{res['kid_std']:.4f}{pr}")
     for name, res in report["paired"].items():
-        lines.append(f"  {name:<28} L1 {res['l1']:.4f}  SSIM {res['ssim']:.4f}")
+        masked = (f"  mask-L1 {res['mask_l1']:.4f}  mask-SSIM {res['mask_ssim']:.4f}"
+                  if res.get("mask_l1") is not None else "")
+        lines.append(f"  {name:<28} L1 {res['l1']:.4f}  SSIM {res['ssim']:.4f}{masked}")
     for name, heads in report.get("agreement", {}).items():
         vals = "  ".join(f"{h} {v:.3f}" for h, v in heads.items() if v is not None)
         lines.append(f"  {name:<28} {vals}")

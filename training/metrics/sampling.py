@@ -4,7 +4,8 @@ A :class:`FamilySpec` says, for one family, how to turn a loaded model and one d
 batches (:meth:`FamilySpec.sample`), and which of those names the evaluation compares:
 
 - ``sets``: report name -> (generated images, real images): distribution metrics (FID, KID, precision/recall, IS);
-- ``pairs``: report name -> (output, true target): L1 and SSIM, paired tools only;
+- ``pairs``: report name -> (output, true target): L1 and SSIM, paired tools only; when the sample carries a mask
+  for the target (Pose: the target's body), also mask-L1 and mask-SSIM;
 - ``agreements``: report name -> (images, reference, heads): share of images whose atelier-classifier attribute
   (colour family, pattern, ...) equals the reference's true label (or, without labels, the classifier's reading of
   the reference).
@@ -37,6 +38,7 @@ Labels = dict[str, dict[str, list[str | None]]]  # image name -> head -> true cl
 class Sampled:
     images: dict[str, Tensor]
     labels: Labels = field(default_factory=dict)
+    masks: dict[str, Tensor] = field(default_factory=dict)  # image name -> N×1×H×W {0, 1} mask of what matters
 
 
 @dataclass
@@ -101,8 +103,9 @@ def _sample_pgpg(ctx: SamplingContext, batch: dict[str, Any]) -> Sampled:
     pose = batch["tgt_pose"].to(ctx.device)
     coarse = g1(src, pose)
     refined = g2(src, coarse)
+    masks = {"target": batch["tgt_mask"].float().cpu()} if "tgt_mask" in batch else {}
     return Sampled({"source": _out(src), "target": _out(batch["tgt"]), "coarse": _out(coarse),
-                    "refined": _out(refined)})
+                    "refined": _out(refined)}, masks=masks)
 
 
 PGPG = FamilySpec(
