@@ -70,7 +70,7 @@ def write_card(model_file: Path, report: dict[str, Any], run_dir: Path | None, s
               f"{report.get('baselines', '')}", ""]
     lines += _table(report.get("sets", {}), ["fid", "kid", "precision", "recall", "f1"])
     if report.get("paired"):
-        lines += [""] + _table(report["paired"], ["l1", "ssim"])
+        lines += [""] + _table(report["paired"], ["l1", "ssim", "mask_l1", "mask_ssim"])
     if report.get("agreement"):
         lines += ["", "Attribute agreement (share of outputs whose attribute, read by the atelier classifier, equals "
                   "the ground truth of the input or target):", ""]
