@@ -35,6 +35,8 @@ def test_demo_model_loads_and_has_a_card(tool):
     assert "synthetic" in card.lower() and "real photos need a model trained on real data" in card
     report = json.loads((MODELS / f"{tool}.eval.json").read_text())
     assert report["model"]["sha256"] == file_sha256(MODELS / f"{tool}.safetensors"), "card evaluated another file"
+    assert report["model"]["sha256"][:16] in card, "the card was written for another file: rerun python -m training card"
+    assert report["features"]["name"] in card, "the card shows numbers from another feature network"
 
 
 def _run_tool(tool: str, model) -> list[Image.Image]:

@@ -285,7 +285,7 @@ def accuracies(net: AtelierNet, images: Tensor, labels: Tensor, groups: list[str
     return out
 
 
-def train(out: Path, n: int = 3000, epochs: int = 8, seed: int = 0, batch_size: int = 64,
+def train(out: Path, n: int = 3000, epochs: int = 30, seed: int = 0, batch_size: int = 64,
           data_dir: Path | None = None, stem: int = 16, log=print) -> dict[str, Any]:
     """Generate atelier data (train seed ``seed``, held-out seed ``seed + 1000``), train the CNN, write ``out``."""
     import shutil
@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("train", help="generate atelier data, train, write OUT (.safetensors)")
     t.add_argument("out", type=Path)
     t.add_argument("--n", type=int, default=3000, help="about this many images per atelier kind (default 3000)")
-    t.add_argument("--epochs", type=int, default=8)
+    t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--stem", type=int, default=16, help="channels of the full-resolution first conv (0 = none)")
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
