@@ -423,3 +423,55 @@ def test_gpu_speed_options_fall_back_cleanly_on_cpu(tmp_path, capsys):
     started = events_of(run)[0]
     assert started["precision"] == "fp32" and started["device"] == "cpu"
     assert any("bf16" in n for n in started["notes"]) and any("channels_last" in n for n in started["notes"])
+
+
+def test_warm_start_takes_networks_from_a_model_file_and_a_checkpoint(tmp_path, capsys):
+    from training.export import export_run
+    from training.warm_start import warm_start
+
+    source = make_run(tmp_path, "source", steps=6)
+    assert runner.main(["run", str(source)]) == 0
+    model_file = export_run(source, tmp_path / "source.safetensors", which="latest")
+    state = final_state(source)
+
+    # A whole run warm-started from the model file: G starts from the file's (EMA) weights, D fresh, and the
+    # status event says so.
+    run = make_run(tmp_path, "warm", steps=2, seed=11, init={"from": str(model_file)})
+    assert runner.main(["run", str(run)]) == 0
+    notes = next(e for e in events_of(run) if e.get("status") == "started")["notes"]
+    assert f"G: weights from {model_file}" in notes and f"D: not in {model_file}, starts fresh" in notes
+
+    # The weights themselves: G from the model file's EMA G, D from the checkpoint (an explicit entry wins).
+    nets = build(PRESETS["demo"])
+    notes = warm_start(nets, {"from": str(model_file), "D": "../source/checkpoints/" +
+                              ckpt.latest_checkpoint(source).name}, run)
+    for k, v in nets["G"].state_dict().items():
+        assert torch.equal(v, state["trainer"]["ema"]["G"][k]), k
+    for k, v in nets["D"].state_dict().items():
+        assert torch.equal(v, state["trainer"]["networks"]["D"][k]), k
+    assert len(notes) == 2
+
+
+@pytest.mark.parametrize("init, match", [
+    ({"X": "a.pt"}, "does not have"),
+    ({"G": "missing.safetensors"}, "no file at"),
+    ({"G": "junk.pt"}, "neither a FashionStudio model file nor a run checkpoint"),
+    ({"G": "wide.safetensors"}, "another architecture"),
+])
+def test_warm_start_refuses_bad_sources_before_touching_weights(tmp_path, capsys, init, match):
+    from training.config import ConfigError
+    from training.export import export_run
+    from training.warm_start import warm_start
+
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    wide = make_run(tmp_path, "wide", steps=2, arch={"width": 6})
+    assert runner.main(["run", str(wide)]) == 0
+    export_run(wide, tmp_path / "wide.safetensors", which="latest")
+    nets = build(PRESETS["demo"])
+    before = {k: v.clone() for k, v in nets["G"].state_dict().items()}
+    with pytest.raises(ConfigError, match=match):
+        warm_start(nets, init, tmp_path)
+    assert all(torch.equal(v, before[k]) for k, v in nets["G"].state_dict().items())
+    # In a run the same refusal is a config error (exit 2) with the sentence on the events stream.
+    run = make_run(tmp_path, "bad", steps=2, init={k: str(tmp_path / v) for k, v in init.items()})
+    assert runner.main(["run", str(run)]) == runner.EXIT_CONFIG

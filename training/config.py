@@ -37,6 +37,11 @@ All keys (defaults in brackets; the family's trainer supplies the defaults of [o
     plateau_cooldown = 200
     ema_half_life = 0            # images; >0 keeps an EMA generator (StyleGAN2 default 10000)
 
+    [init]                       # warm start of a new run (ignored by resume): network -> weights file
+    from = "match.safetensors"   # every network the file holds (an app model file holds the generators)
+    G_BA = "runs/b/checkpoints/best.pt"  # or one network, from a model file or a run checkpoint
+                                 # (relative paths are relative to the run folder; see training/warm_start.py)
+
     [loss]                       # family weights and options, e.g. pgpg: adversarial = "lsgan", g1_l1 = 1.0
     [schedules]                  # step-wise constant weights: lambda_recon = [[0, 1], [3000, 5], [6000, 10]]
 
@@ -114,6 +119,7 @@ class RunConfig:
     loss: dict[str, Any] = field(default_factory=dict)
     schedules: dict[str, list[list[float]]] = field(default_factory=dict)
     log: LogConfig = field(default_factory=LogConfig)
+    init: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON/TOML-able copy (stored in checkpoints and in exported model files)."""
@@ -124,7 +130,7 @@ _SECTIONS = {"data": DataConfig, "optim": OptimConfig, "log": LogConfig}
 _TOP_TYPES: dict[str, type | tuple[type, ...]] = {
     "family": str, "preset": str, "seed": int, "device": str, "precision": str, "channels_last": bool,
     "steps": int, "batch_size": int, "resolution": int, "plugins": list, "arch": dict, "data": dict,
-    "optim": dict, "loss": dict, "schedules": dict, "log": dict,
+    "optim": dict, "loss": dict, "schedules": dict, "log": dict, "init": dict,
 }
 
 
@@ -235,6 +241,10 @@ def _validate(cfg: RunConfig, source: str) -> None:
         raise ConfigError(f"{source}: [data] size must be positive and workers 0 or more.")
     for name, points in cfg.schedules.items():
         validate_schedule(name, points, source)
+    for name, value in cfg.init.items():
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{source}: [init] {name} must be the path of a model file (.safetensors) or a "
+                              f"run checkpoint (.pt), not {value!r}.")
 
 
 def validate_schedule(name: str, points: Any, source: str = "config.toml") -> None:

@@ -147,6 +147,13 @@ def _train(command, args, run_dir: Path, events, fail, stop) -> int:
         trainer = get_trainer(cfg.family)(cfg, device, info)
     except (ConfigError, KeyError, ValueError) as exc:
         return fail("config", EXIT_CONFIG, str(exc.args[0] if isinstance(exc, KeyError) else exc))
+    if command == "run" and cfg.init:
+        from training.warm_start import warm_start
+
+        try:
+            trainer.notes += warm_start(trainer.nets, cfg.init, run_dir, trainer.ema)
+        except ConfigError as exc:
+            return fail("config", EXIT_CONFIG, str(exc))
     try:
         loop = Loop(trainer, run_dir, events, until=args.until, stop=stop)
     except (DataError, FileNotFoundError) as exc:
