@@ -39,7 +39,11 @@ from fashionstudio.models.blocks import (
 NETWORKS = ("G_AB", "G_BA", "D_A", "D_B")
 INFERENCE_NETWORKS = ("G_AB", "G_BA")
 
-_COMMON = {"family": "cyclegan", "domain_a": "shoes", "domain_b": "handbags", "image_channels": 3}
+# g_upsample: "transpose" (the thesis's TCONV3 stride 2) or "resize" (nearest-neighbour 2x then a 3x3 conv, Odena et
+# al. 2016): a 3x3 kernel at stride 2 overlaps unevenly and prints a checkerboard, which the atelier classifier reads
+# as a dotted or printed fabric on a plain item.
+_COMMON = {"family": "cyclegan", "domain_a": "shoes", "domain_b": "handbags", "image_channels": 3,
+           "g_upsample": "transpose"}
 PRESETS: dict[str, dict] = {
     # The thesis's sizes (Table 12): 9 residual blocks at 256 channels on 16x16.
     "thesis": {**_COMMON, "preset": "thesis", "resolution": 64, "g_base": 64, "g_down": 2, "g_res_blocks": 9,
@@ -56,8 +60,11 @@ PRESETS: dict[str, dict] = {
 class ResnetGenerator(nn.Module):
     """Encoder - residual transformer - decoder generator (Johnson et al. / CycleGAN). ``G(x) -> y``, same size."""
 
-    def __init__(self, channels: int = 3, base: int = 64, n_down: int = 2, n_res_blocks: int = 9) -> None:
+    def __init__(self, channels: int = 3, base: int = 64, n_down: int = 2, n_res_blocks: int = 9,
+                 upsample: str = "transpose") -> None:
         super().__init__()
+        if upsample not in ("transpose", "resize"):
+            raise ValueError(f"g_upsample must be 'transpose' or 'resize', not {upsample!r}")
         layers: list[nn.Module] = [
             ConvNormAct(channels, base, 7, norm="instance", act="relu", padding_mode="reflect")
         ]
@@ -67,7 +74,11 @@ class ResnetGenerator(nn.Module):
             c *= 2
         layers += [ResidualBlock(c, norm="instance") for _ in range(n_res_blocks)]
         for _ in range(n_down):
-            layers.append(TConvNormAct(c, c // 2, 3, stride=2, padding=1, output_padding=1, norm="instance"))
+            if upsample == "transpose":
+                layers.append(TConvNormAct(c, c // 2, 3, stride=2, padding=1, output_padding=1, norm="instance"))
+            else:
+                layers += [nn.Upsample(scale_factor=2, mode="nearest"),
+                           ConvNormAct(c, c // 2, 3, norm="instance", act="relu", padding_mode="reflect")]
             c //= 2
         layers += [nn.Conv2d(c, channels, 7, padding=3, padding_mode="reflect"), nn.Tanh()]
         self.net = nn.Sequential(*layers)
@@ -89,7 +100,7 @@ def build(config: dict, which: Iterable[str] | None = None) -> dict[str, nn.Modu
     nets: dict[str, nn.Module] = {}
     for name in names:
         if name.startswith("G"):
-            net = ResnetGenerator(ch, cfg["g_base"], cfg["g_down"], cfg["g_res_blocks"])
+            net = ResnetGenerator(ch, cfg["g_base"], cfg["g_down"], cfg["g_res_blocks"], cfg["g_upsample"])
         else:
             net = PatchGAN(ch, cfg["d_base"], cfg["d_blocks"], upfeature=False, conditional=False)
         nets[name] = init_gan_weights(net)
