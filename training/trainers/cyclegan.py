@@ -27,8 +27,8 @@ from training.trainers.base import Trainer
 class CycleGANTrainer(Trainer):
     DEFAULT_LR = {"G": 2e-4, "D": 2e-4}
     DEFAULT_LOSS = {"adversarial": "lsgan", "cycle": 10.0, "identity": 5.0, "adv": 1.0, "colour": 0.0, "texture": 0.0}
-    # With [optim] ema_half_life > 0 the app gets weight-averaged generators (Yazıcı et al. 2019): on a short CPU
-    # run they are visibly less noisy than the last step's weights.
+    # With [optim] ema_half_life > 0 the app gets weight-averaged generators (Yazıcı et al. 2019), which smooth out
+    # the step-to-step swings of a short run with a strong discriminator.
     EMA_NETWORKS = ("G_AB", "G_BA")
     MONITOR = "cycle"
     BEST_METRIC = "cycle"
