@@ -60,7 +60,9 @@ def plan(init: dict[str, str], networks: dict[str, nn.Module], run_dir: Path) ->
     if unknown:
         raise ConfigError(f"[init] names {', '.join(map(repr, unknown))}, which this family does not have "
                           f"(it has: {', '.join(networks)}; or use '{FROM}' for all).")
-    resolve = lambda p: (run_dir / p) if not Path(p).is_absolute() else Path(p)  # noqa: E731
+    def resolve(p: str) -> Path:
+        return Path(p) if Path(p).is_absolute() else run_dir / p
+
     out = {name: resolve(path) for name, path in init.items() if name != FROM}
     if FROM in init:
         out = {name: resolve(init[FROM]) for name in networks} | out
