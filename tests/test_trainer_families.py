@@ -174,3 +174,30 @@ def test_every_preset_file_is_a_valid_config(family, preset):
     assert arch["preset"] == preset and cfg.steps > 0
     if preset == "demo":
         assert arch["resolution"] == 64 and cfg.data.kind == "atelier"
+
+
+def test_cyclegan_discriminators_see_augmented_images_when_asked(tmp_path, cache):
+    """With [loss] augment, every image D_A / D_B judges (real or fake, in D's and G's step) is transformed; without
+    it, D sees exactly the batch. An unknown transform is a config error."""
+    from training.config import load_config
+    from training.trainers import get_trainer
+
+    def seen_by_d(augment: str) -> tuple[list[torch.Tensor], dict]:
+        run = make_run(tmp_path / f"aug{len(augment)}", "cyclegan", cache, steps=1, loss={"augment": augment})
+        trainer = get_trainer("cyclegan")(load_config(run), torch.device("cpu"))
+        trainer.make_optimizers()
+        seen: list[torch.Tensor] = []
+        trainer.nets["D_A"].register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
+        torch.manual_seed(0)
+        a = torch.rand(2, 3, RES, RES) * 1.6 - 0.8
+        b = torch.rand(2, 3, RES, RES) * 1.6 - 0.8
+        trainer.train_step({"A": a, "B": b})
+        return seen, {"a": a}
+
+    seen, batch = seen_by_d("")
+    assert len(seen) == 3 and torch.equal(seen[0], batch["a"])  # real shoes, fakes in D's step, fakes in G's step
+    seen, batch = seen_by_d("cutout")
+    assert len(seen) == 3 and not torch.equal(seen[0], batch["a"])
+    assert all(bool((s == 0).any()) for s in seen)  # the cut-out square is zeros; the random batch has none
+    run = make_run(tmp_path / "bad", "cyclegan", cache, steps=1, loss={"augment": "rotate"})
+    assert runner.main(["run", str(run)]) == runner.EXIT_CONFIG

@@ -12,6 +12,9 @@
 - Optional texture consistency (``[loss] texture``, 0 in the thesis preset): λ_texture·‖t(G_AB(a)) − t(a)‖₁ + the
   same for G_BA, where t are Gram statistics of the fabric's high frequencies (``losses.fabric_texture``): the
   matching bag keeps the shoe's pattern, and a solid shoe gives a solid bag. Label-free, so it works on real data.
+- Optional DiffAugment (``[loss] augment``, "" in the thesis preset): every image D_A / D_B sees, real or fake, goes
+  through the same random differentiable transforms (see ``augment.py``), against a discriminator that wins the
+  small demo runs within a few hundred steps.
 - D (joint, one optimiser for both, DiscoGAN's choice): D_A on real shoes vs G_BA(b), D_B on real bags vs G_AB(a),
   on *detached* fakes (the original code let D's loss reach the generators).
 """
@@ -21,12 +24,14 @@ from __future__ import annotations
 import torch
 
 from training.trainers import losses
+from training.trainers.augment import diff_augment, parse_policy
 from training.trainers.base import Trainer
 
 
 class CycleGANTrainer(Trainer):
     DEFAULT_LR = {"G": 2e-4, "D": 2e-4}
-    DEFAULT_LOSS = {"adversarial": "lsgan", "cycle": 10.0, "identity": 5.0, "adv": 1.0, "colour": 0.0, "texture": 0.0}
+    DEFAULT_LOSS = {"adversarial": "lsgan", "cycle": 10.0, "identity": 5.0, "adv": 1.0, "colour": 0.0, "texture": 0.0,
+                    "augment": ""}
     # With [optim] ema_half_life > 0 the app gets weight-averaged generators (Yazıcı et al. 2019), which smooth out
     # the step-to-step swings of a short run with a strong discriminator.
     EMA_NETWORKS = ("G_AB", "G_BA")
@@ -36,12 +41,16 @@ class CycleGANTrainer(Trainer):
 
     def make_optimizers(self):
         self.adv_kind = losses.check_kind(self.cfg.loss["adversarial"])
+        self.policy = parse_policy(self.cfg.loss["augment"])
         g = list(self.nets["G_AB"].parameters()) + list(self.nets["G_BA"].parameters())
         d = list(self.nets["D_A"].parameters()) + list(self.nets["D_B"].parameters())
         return {"G": self.adam("G", g), "D": self.adam("D", d)}
 
+    def _judge(self, name: str, img: torch.Tensor) -> torch.Tensor:
+        return self.nets[name](diff_augment(img, self.policy) if self.policy else img)
+
     def train_step(self, batch):
-        G_AB, G_BA, D_A, D_B = (self.nets[k] for k in ("G_AB", "G_BA", "D_A", "D_B"))
+        G_AB, G_BA = self.nets["G_AB"], self.nets["G_BA"]
         a, b = batch["A"], batch["B"]
         kind = self.adv_kind
         w_idt = self.weight("identity")
@@ -50,8 +59,8 @@ class CycleGANTrainer(Trainer):
             l_cycle = (G_BA(fake_b).float() - a).abs().mean() + (G_AB(fake_a).float() - b).abs().mean()
             l_idt = ((G_AB(b).float() - b).abs().mean() + (G_BA(a).float() - a).abs().mean()) if w_idt \
                 else torch.zeros((), device=a.device)
-            l_d = (losses.d_real(D_A(a), kind) + losses.d_fake(D_A(fake_a.detach()), kind)
-                   + losses.d_real(D_B(b), kind) + losses.d_fake(D_B(fake_b.detach()), kind))
+            l_d = sum(losses.d_real(self._judge(d, real), kind) + losses.d_fake(self._judge(d, fake.detach()), kind)
+                      for d, real, fake in (("D_A", a, fake_a), ("D_B", b, fake_b)))
         w_col = self.weight("colour")
         l_col = (losses.colour_consistency(fake_b, a) + losses.colour_consistency(fake_a, b)) if w_col \
             else torch.zeros((), device=a.device)
@@ -64,7 +73,7 @@ class CycleGANTrainer(Trainer):
 
         self.set_requires_grad(["D_A", "D_B"], False)
         with self.autocast():
-            l_adv = losses.g_adv(D_B(fake_b), kind) + losses.g_adv(D_A(fake_a), kind)
+            l_adv = losses.g_adv(self._judge("D_B", fake_b), kind) + losses.g_adv(self._judge("D_A", fake_a), kind)
         self.set_requires_grad(["D_A", "D_B"], True)
         l_g = self.weight("adv") * l_adv + self.weight("cycle") * l_cycle + w_idt * l_idt + w_col * l_col \
             + w_tex * l_tex
