@@ -213,6 +213,7 @@ def test_masked_l1_and_ssim_ignore_what_lies_outside_the_mask():
     acc.update(x, y, mask)
     res = acc.result()
     assert res["mask_n"] == 1 and res["mask_l1"] == pytest.approx(expected, rel=1e-9)
+    assert res["mask_ssim"] == pytest.approx(ref, abs=1e-4)  # the empty-mask image is left out, not scored 1.0
 
 
 def test_l1_and_paired_accumulator():

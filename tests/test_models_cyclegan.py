@@ -95,9 +95,7 @@ def test_resize_upsampling_has_no_checkerboard_and_round_trips(tmp_path):
             if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
                 torch.nn.init.constant_(m.weight, 0.01)
                 torch.nn.init.zeros_(m.bias)
-        decoder = torch.nn.Sequential(*[m for m in g.net if isinstance(m, (cyclegan.TConvNormAct, torch.nn.Upsample))
-                                        or (isinstance(m, cyclegan.ConvNormAct) and m[0].stride == (1, 1)
-                                            and m[0].in_channels == 2 * m[0].out_channels)])
+        decoder = g.net[1 + 2:-2]  # after the stem and two downsamplings (no residual blocks), before the output
         with torch.no_grad():
             y = decoder(torch.ones(1, 32, 8, 8))[..., 4:-4, 4:-4]
         return float((y - y.mean(dim=(2, 3), keepdim=True)).abs().mean())

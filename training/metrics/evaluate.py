@@ -199,9 +199,9 @@ def headline_values(report: dict[str, Any]) -> dict[str, float]:
     for name, res in report["paired"].items():
         values[f"{name}/l1"] = float(res["l1"])
         values[f"{name}/ssim"] = float(res["ssim"])
-        if res.get("mask_l1") is not None:
-            values[f"{name}/mask_l1"] = float(res["mask_l1"])
-            values[f"{name}/mask_ssim"] = float(res["mask_ssim"])
+        for key in ("mask_l1", "mask_ssim"):
+            if res.get(key) is not None:
+                values[f"{name}/{key}"] = float(res[key])
     for name, heads in report.get("agreement", {}).items():
         for h, v in heads.items():
             if v is not None:

@@ -69,7 +69,8 @@ class PairedAccumulator:
                "n": int(l1.numel())}
         if self.mask_l1:
             ml1 = torch.cat(self.mask_l1)
-            known = ~ml1.isnan()  # images with an empty mask have no masked L1
+            known = ~ml1.isnan()  # an empty mask scores nothing (its mask-SSIM would be a free 1.0)
+            ms = torch.cat(self.mask_ssim)
             out.update({"mask_l1": float(ml1[known].mean()) if known.any() else None,
-                        "mask_ssim": float(torch.cat(self.mask_ssim).mean()), "mask_n": int(known.sum())})
+                        "mask_ssim": float(ms[known].mean()) if known.any() else None, "mask_n": int(known.sum())})
         return out
