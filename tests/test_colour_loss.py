@@ -68,3 +68,41 @@ def test_texture_gradient_reaches_the_output():
     out = _patterned("solid").requires_grad_(True)
     texture_consistency(out, _patterned("checks")).backward()
     assert out.grad is not None and out.grad.abs().sum() > 0
+
+
+def _shoe_with_sole(upper_rgb, sole_rgb=(-0.9, -0.9, -0.9), size: int = 48) -> torch.Tensor:
+    """A wide upper of one colour over a thick sole of another, on white: the atelier's shoe, reduced."""
+    img = torch.ones(1, 3, size, size)
+    img[0, :, 14:30, 6:42] = torch.tensor(upper_rgb).view(3, 1, 1)
+    img[0, :, 30:38, 6:42] = torch.tensor(sole_rgb).view(3, 1, 1)
+    return img
+
+
+def test_fabric_colour_reads_the_main_material_not_the_sole():
+    from training.trainers.losses import fabric_colour
+
+    pink_shoe = _shoe_with_sole((0.9, 0.4, 0.5))
+    # The item mean is dragged towards the black sole ...
+    assert (item_colour(pink_shoe) - torch.tensor([[0.9, 0.4, 0.5]])).abs().max() > 0.4
+    # ... the fabric colour is the upper's.
+    assert torch.allclose(fabric_colour(pink_shoe), torch.tensor([[0.9, 0.4, 0.5]]), atol=0.05)
+    navy_shoe = _shoe_with_sole((-0.75, -0.7, -0.2))
+    assert torch.allclose(fabric_colour(navy_shoe), torch.tensor([[-0.75, -0.7, -0.2]]), atol=0.05)
+
+
+def test_fabric_colour_consistency_ignores_the_sole_and_is_finite_on_a_blank_image():
+    navy_bag = _item_on_white((-0.75, -0.7, -0.2), size=48)
+    navy_shoe = _shoe_with_sole((-0.75, -0.7, -0.2))
+    assert colour_consistency(navy_shoe, navy_bag, "fabric") < 0.05
+    assert colour_consistency(navy_shoe, navy_bag, "item") > 2 * colour_consistency(navy_shoe, navy_bag, "fabric")
+    blank = torch.ones(1, 3, 48, 48).requires_grad_(True)
+    loss = colour_consistency(blank, navy_bag, "fabric")
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(blank.grad).all()
+
+
+def test_unknown_colour_region_is_a_clear_error():
+    import pytest
+
+    with pytest.raises(ValueError, match="colour_region must be one of item, fabric"):
+        colour_consistency(_item_on_white((1.0, 0.0, 0.0)), _item_on_white((1.0, 0.0, 0.0)), "sole")

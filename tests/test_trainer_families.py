@@ -201,3 +201,22 @@ def test_cyclegan_discriminators_see_augmented_images_when_asked(tmp_path, cache
     assert all(bool((s == 0).any()) for s in seen)  # the cut-out square is zeros; the random batch has none
     run = make_run(tmp_path / "bad", "cyclegan", cache, steps=1, loss={"augment": "rotate"})
     assert runner.main(["run", str(run)]) == runner.EXIT_CONFIG
+
+
+def test_cyclegan_colour_region_reaches_the_loss_and_a_bad_one_is_a_config_error(tmp_path, cache, monkeypatch):
+    """[loss] colour_region picks the colour statistic the trainer compares; an unknown region stops the run
+    before any step."""
+    from training.config import load_config
+    from training.trainers import get_trainer, losses
+
+    used: list[str] = []
+    real = losses.colour_consistency
+    monkeypatch.setattr(losses, "colour_consistency", lambda out, src, region="item": used.append(region)
+                        or real(out, src, region))
+    run = make_run(tmp_path / "fabric", "cyclegan", cache, steps=1, loss={"colour": 10.0, "colour_region": "fabric"})
+    trainer = get_trainer("cyclegan")(load_config(run), torch.device("cpu"))
+    trainer.make_optimizers()
+    values = trainer.train_step({"A": torch.rand(2, 3, RES, RES) * 2 - 1, "B": torch.rand(2, 3, RES, RES) * 2 - 1})
+    assert used == ["fabric", "fabric"] and values["colour"] > 0
+    run = make_run(tmp_path / "bad", "cyclegan", cache, steps=1, loss={"colour": 10.0, "colour_region": "sole"})
+    assert runner.main(["run", str(run)]) == runner.EXIT_CONFIG
