@@ -220,3 +220,28 @@ def test_cyclegan_colour_region_reaches_the_loss_and_a_bad_one_is_a_config_error
     assert used == ["fabric", "fabric"] and values["colour"] > 0
     run = make_run(tmp_path / "bad", "cyclegan", cache, steps=1, loss={"colour": 10.0, "colour_region": "sole"})
     assert runner.main(["run", str(run)]) == runner.EXIT_CONFIG
+
+
+def test_cyclegan_cycle_noise_perturbs_only_the_way_back(tmp_path, cache):
+    """With [loss] cycle_noise the cycle terms translate back a noisy copy of the translation (σ as configured);
+    without it they translate back the translation itself. A negative σ is a config error."""
+    from training.config import load_config
+    from training.trainers import get_trainer
+
+    def way_back(noise: float) -> torch.Tensor:
+        run = make_run(tmp_path / f"n{noise}", "cyclegan", cache, steps=1, loss={"cycle_noise": noise})
+        trainer = get_trainer("cyclegan")(load_config(run), torch.device("cpu"))
+        trainer.make_optimizers()
+        made: list[torch.Tensor] = []
+        fed: list[torch.Tensor] = []
+        trainer.nets["G_AB"].register_forward_hook(lambda m, args, out: made.append(out.detach().clone()))
+        trainer.nets["G_BA"].register_forward_pre_hook(lambda m, args: fed.append(args[0].detach().clone()))
+        torch.manual_seed(0)
+        trainer.train_step({"A": torch.rand(4, 3, RES, RES) * 2 - 1, "B": torch.rand(4, 3, RES, RES) * 2 - 1})
+        return fed[1] - made[0]  # G_BA's second call is the shoe -> bag -> shoe cycle on G_AB's first output
+
+    assert not way_back(0.0).any()
+    diff = way_back(0.2)
+    assert abs(float(diff.std()) - 0.2) < 0.02 and abs(float(diff.mean())) < 0.02
+    run = make_run(tmp_path / "bad", "cyclegan", cache, steps=1, loss={"cycle_noise": -0.1})
+    assert runner.main(["run", str(run)]) == runner.EXIT_CONFIG
