@@ -222,14 +222,16 @@ def test_cyclegan_colour_region_reaches_the_loss_and_a_bad_one_is_a_config_error
     assert runner.main(["run", str(run)]) == runner.EXIT_CONFIG
 
 
-def test_cyclegan_cycle_noise_perturbs_only_the_way_back(tmp_path, cache):
-    """With [loss] cycle_noise the cycle terms translate back a noisy copy of the translation (σ as configured);
-    without it they translate back the translation itself. A negative σ is a config error."""
+def test_cyclegan_cycle_blur_and_noise_change_only_the_way_back(tmp_path, cache):
+    """With [loss] cycle_blur / cycle_noise the cycle terms translate back a blurred / noisy copy of the translation
+    (σ as configured); without them, the translation itself. A negative σ is a config error."""
+    from torchvision.transforms.v2.functional import gaussian_blur
+
     from training.config import load_config
     from training.trainers import get_trainer
 
-    def way_back(noise: float) -> torch.Tensor:
-        run = make_run(tmp_path / f"n{noise}", "cyclegan", cache, steps=1, loss={"cycle_noise": noise})
+    def way_back(**loss) -> tuple[torch.Tensor, torch.Tensor]:
+        run = make_run(tmp_path / f"n{len(list(tmp_path.iterdir()))}", "cyclegan", cache, steps=1, loss=loss)
         trainer = get_trainer("cyclegan")(load_config(run), torch.device("cpu"))
         trainer.make_optimizers()
         made: list[torch.Tensor] = []
@@ -238,10 +240,16 @@ def test_cyclegan_cycle_noise_perturbs_only_the_way_back(tmp_path, cache):
         trainer.nets["G_BA"].register_forward_pre_hook(lambda m, args: fed.append(args[0].detach().clone()))
         torch.manual_seed(0)
         trainer.train_step({"A": torch.rand(4, 3, RES, RES) * 2 - 1, "B": torch.rand(4, 3, RES, RES) * 2 - 1})
-        return fed[1] - made[0]  # G_BA's second call is the shoe -> bag -> shoe cycle on G_AB's first output
+        return fed[1], made[0]  # G_BA's second call is the shoe -> bag -> shoe cycle on G_AB's first output
 
-    assert not way_back(0.0).any()
-    diff = way_back(0.2)
+    back, fake = way_back()
+    assert torch.equal(back, fake)
+    back, fake = way_back(cycle_noise=0.2)
+    diff = back - fake
     assert abs(float(diff.std()) - 0.2) < 0.02 and abs(float(diff.mean())) < 0.02
-    run = make_run(tmp_path / "bad", "cyclegan", cache, steps=1, loss={"cycle_noise": -0.1})
-    assert runner.main(["run", str(run)]) == runner.EXIT_CONFIG
+    back, fake = way_back(cycle_blur=1.0)
+    assert torch.allclose(back, gaussian_blur(fake, [5, 5], [1.0, 1.0]), atol=1e-5)
+    assert (back - fake).abs().mean() > 0.05  # a random image loses much of its detail
+    for name in ("cycle_noise", "cycle_blur"):
+        run = make_run(tmp_path / f"bad-{name}", "cyclegan", cache, steps=1, loss={name: -0.1})
+        assert runner.main(["run", str(run)]) == runner.EXIT_CONFIG
