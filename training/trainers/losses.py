@@ -93,6 +93,11 @@ def _closeness(x: torch.Tensor, colour: torch.Tensor, sigma: float) -> torch.Ten
     return torch.exp(-(x - colour[:, :, None, None]).square().sum(dim=1, keepdim=True) / sigma ** 2)
 
 
+def _material_mask(x: torch.Tensor, colour: torch.Tensor, sharpness: float, sigma: float) -> torch.Tensor:
+    """Inner item pixels (eroded away from background and outline) whose neighbourhood is close to ``colour``."""
+    return _erode(_erode(_item_weights(x, sharpness), 5) * _closeness(_box_blur(x, 5), colour, sigma), 3)
+
+
 def fabric_colour(x: torch.Tensor, sharpness: float = 4.0, sigma: float = 0.3, steps: int = 2) -> torch.Tensor:
     """The colour of each item's main material ([N,3,H,W] in [-1,1] -> [N,3]).
 
@@ -104,7 +109,7 @@ def fabric_colour(x: torch.Tensor, sharpness: float = 4.0, sigma: float = 0.3, s
     x32 = x.float()
     xd = x32.detach()
     item = _item_weights(xd, sharpness)
-    w = _erode(_erode(item, 5) * _closeness(_box_blur(xd, 5), item_colour(xd, sharpness), sigma), 3) + 1e-3 * item
+    w = _material_mask(xd, item_colour(xd, sharpness), sharpness, sigma) + 1e-3 * item
     for _ in range(steps):
         c = (xd * w).sum(dim=(2, 3)) / w.sum(dim=(2, 3)).clamp_min(1e-3)
         w = item * _closeness(xd, c, sigma) + 1e-3 * item
@@ -119,7 +124,7 @@ def fabric_weights(x: torch.Tensor, sharpness: float = 4.0, sigma: float = 0.3) 
     solid shoes, 98% with the fabric colour.)"""
     xd = x.float().detach()
     c = fabric_colour(xd, sharpness, sigma)
-    return _erode(_erode(_item_weights(xd, sharpness), 5) * _closeness(_box_blur(xd, 5), c, sigma), 3)
+    return _material_mask(xd, c, sharpness, sigma)
 
 
 def fabric_texture(x: torch.Tensor) -> torch.Tensor:
