@@ -22,7 +22,11 @@ FashionStudio addition (``g_style_dim > 0``, off in every preset): a global styl
 the thesis generator has to carry a print from the shoe's upper to the bag's body through local convolutions
 whose instance norms also remove how strong that print is. A small normalisation-free encoder pools the input
 into a vector, and every residual block and upsampling layer scales and shifts its instance-normalised features
-by it (FiLM, zero-initialised, so training starts from the thesis generator).
+by it (FiLM, zero-initialised, so training starts from the thesis generator). Measured on the atelier demo it does
+not help: one run with ``g_style_dim = 64`` (texture weight 5) had 96.2% / 87.0% colour and 32.8% / 60.0% pattern
+agreement on the validation set after 3500 steps, and kept only 29% of plain shoes plain; runs without it had
+55.5% / 68.3% pattern at 3750 steps (texture weight 10). Its bags still carry the shoe's outline, which is what
+the classifier reads as a print, so the missing global view was not the bottleneck there.
 """
 
 from __future__ import annotations
