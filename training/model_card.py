@@ -31,16 +31,19 @@ def _table(rows: dict[str, dict[str, Any]], keys: list[str]) -> list[str]:
     return lines
 
 
-def _run_summary(run_dir: Path) -> dict[str, Any]:
-    """Steps and wall time of a run, from its events (a resumed run counts only the time it was training)."""
+def _run_summary(run_dir: Path, exported_step: int | None = None) -> dict[str, Any]:
+    """Steps and wall time of a run, from its events (a resumed run counts only the time it was training). With
+    ``exported_step`` the wall time stops at the first event of that step: a file exported mid-run cost only that."""
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines() if line.strip()]
+    cut = next((e["time"] for e in events if exported_step and e.get("step", 0) >= exported_step), None)
     statuses = [e for e in events if e.get("kind") == "status"]
     wall, start = 0.0, None
     for e in statuses:
         if e["status"] in ("started", "resumed"):
             start = e["time"]
         elif e["status"] in ("finished", "stopped") and start is not None:
-            wall, start = wall + e["time"] - start, None
+            end = e["time"] if cut is None else min(e["time"], cut)
+            wall, start = wall + max(0.0, end - start), None
     return {"steps": max((e.get("step", 0) for e in events), default=0), "wall_minutes": wall / 60,
             "segments": [(e["status"], e["step"]) for e in statuses]}
 
@@ -61,8 +64,10 @@ def write_card(model_file: Path, report: dict[str, Any], run_dir: Path | None, s
              f"{cfg.get('data', {}).get('size', '?')} examples, seed {cfg.get('seed', 0)} |",
              f"| batch size / steps exported | {cfg.get('batch_size', '?')} / {meta.get('training', {}).get('steps', '?')} |"]
     if run_dir is not None:
-        s = _run_summary(run_dir)
-        lines.append(f"| wall time on the 2-core CPU | {s['wall_minutes']:.0f} min (shared with other work) |")
+        exported = meta.get("training", {}).get("steps")
+        s = _run_summary(run_dir, exported if isinstance(exported, int) else None)
+        upto = f" to step {exported}" if isinstance(exported, int) and exported < s["steps"] else ""
+        lines.append(f"| wall time on the 2-core CPU | {s['wall_minutes']:.0f} min{upto} (shared with other work) |")
         lines.append(f"| run history | {', '.join(f'{a} at step {b}' for a, b in s['segments'])} |")
     lines += ["", "## Held-out evaluation", "",
               f"`python -m training evaluate` on {report['n']} samples of `{report['data']['kind']}` data "
