@@ -103,36 +103,3 @@ def test_resize_upsampling_has_no_checkerboard_and_round_trips(tmp_path):
     assert period2_energy("transpose") > 100 * period2_energy("resize") + 1e-6
     with pytest.raises(ValueError, match="g_upsample"):
         cyclegan.ResnetGenerator(3, 8, 2, 0, "bilinear")
-
-
-def _styled(style_dim: int = 16, seed: int = 3) -> dict:
-    torch.manual_seed(seed)
-    cfg = {**cyclegan.PRESETS["demo"], "g_upsample": "resize", "g_style_dim": style_dim}
-    return cfg
-
-
-def test_style_code_starts_as_the_identity_and_round_trips(tmp_path):
-    """At initialisation the FiLM layers do nothing, whatever the style code; the style code itself is not
-    vanishingly small (Kaiming, not DCGAN init, on the unnormalised style encoder); file round trip is exact."""
-    cfg = _styled()
-    nets = {k: v.eval() for k, v in cyclegan.build(cfg, which=cyclegan.INFERENCE_NETWORKS).items()}
-    g = nets["G_AB"]
-    assert isinstance(g, cyclegan.StyledResnetGenerator)
-    x = torch.rand(2, 3, 64, 64) * 2 - 1
-    with torch.no_grad():
-        s = g.style(x)
-        assert s.shape == (2, 16) and s.std() > 0.01
-        y = g(x)
-        g.style.mlp[-1].bias.add_(5.0)  # a very different code: still no effect before training
-        assert torch.equal(g(x), y)
-    path = save_model_file(tmp_path / "match.safetensors", "cyclegan", nets, cfg, resolution=64)
-    loaded = load_model_file(path)
-    assert loaded.config["g_style_dim"] == 16
-    with torch.no_grad():
-        assert torch.equal(nets["G_AB"](x), loaded.networks["G_AB"](x))
-
-
-@pytest.mark.parametrize("bad", [-1, 2.5, True, "64"])
-def test_bad_style_dim_is_a_clear_error(bad):
-    with pytest.raises(ValueError, match="g_style_dim"):
-        cyclegan.build({"preset": "demo", "g_style_dim": bad})

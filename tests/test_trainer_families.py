@@ -121,7 +121,6 @@ def _mean(values: list[float]) -> float:
     ("pgpg", "loss/G1_l1", 50, {"optim": {"lr": {"G": 3e-3}}}),
     ("pixeldtgan", "loss/l1", 50, {"optim": {"lr": {"G": 3e-3}}}),
     ("cyclegan", "loss/cycle", 40, {"optim": {"lr": {"G": 3e-3}}}),
-    ("cyclegan", "loss/cycle", 40, {"optim": {"lr": {"G": 3e-3}}, "arch": {"g_style_dim": 8}}),
 ])
 def test_the_reconstruction_loss_falls(family, loss, steps, over, tmp_path, cache, capsys):
     run = make_run(tmp_path / "run", family, cache, steps=steps, **over)
