@@ -94,10 +94,34 @@ def test_match_reports_both_directions_and_random_pairing_baseline(data, atelier
     dataset = make_dataset("shoes_bags", data["shoes_bags"], "all", 64)
     report = _run("cyclegan", dataset, atelier_file)
     assert set(report["sets"]) == {"shoe_to_bag", "bag_to_shoe"}
-    assert set(report["agreement"]) == {"shoe_to_bag", "bag_to_shoe", "baseline_random_bag", "baseline_random_shoe"}
+    assert set(report["agreement"]) == {"shoe_to_bag", "bag_to_shoe", "baseline_random_bag", "baseline_random_shoe",
+                                        "ceiling_real_bag", "ceiling_real_shoe"}
     assert report["agreement_labels"]["baseline_random_bag/colour"] == "ground-truth labels"
     values = headline_values(report)
     assert "shoe_to_bag/colour_agreement" in values and "bag_to_shoe/fid" in values
+
+
+def test_match_ceiling_is_the_classifiers_accuracy_on_real_items(data, atelier_file):
+    # Over every item of the set once, the ceiling rows equal the classifier's accuracy on the real images,
+    # computed here directly from the files.
+    import csv
+
+    import h5py
+
+    dataset = make_dataset("shoes_bags", data["shoes_bags"], "all", 64)
+    n = len(dataset)
+    report = _run("cyclegan", dataset, atelier_file, n=n)
+    assert report["n"] == n
+    classifier = AtelierClassifier(atelier_file)
+    for name, files in (("ceiling_real_shoe", "shoes"), ("ceiling_real_bag", "handbags")):
+        with h5py.File(data["shoes_bags"] / f"{files}_64.hdf5") as f:
+            images = torch.from_numpy(np.asarray(f["imgs"])).permute(0, 3, 1, 2).float() / 127.5 - 1
+        with open(data["shoes_bags"] / f"{files}_64_labels.csv") as f:
+            rows = list(csv.DictReader(f))
+        for head, column in (("colour", "colour_family"), ("pattern", "pattern")):
+            predicted = classifier.predict_names(images[:n], head)
+            expected = np.mean([p == r[column] for p, r in zip(predicted, rows[:n])])
+            assert report["agreement"][name][head] == pytest.approx(expected, abs=1e-9), (name, head)
 
 
 def test_generate_untrained_reference_equals_model_with_initial_weights(data, atelier_file):
