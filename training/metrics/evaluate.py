@@ -138,16 +138,20 @@ def evaluate_networks(
         for name, (out_key, tgt_key) in spec.pairs.items():
             paired[name].update(sampled.images[out_key], sampled.images[tgt_key], sampled.masks.get(tgt_key))
         if classifier is not None:
+            read: dict[tuple[str, tuple[str, ...]], dict[str, torch.Tensor]] = {}  # an image set is classified once
+
+            def reading(key: str, heads: tuple[str, ...]) -> dict[str, torch.Tensor]:
+                if (key, heads) not in read:
+                    read[key, heads] = classifier.predict(sampled.images[key], heads)
+                return read[key, heads]
+
             for name, (img_key, ref_key, heads) in spec.agreements.items():
-                pred = classifier.predict(sampled.images[img_key], heads)
+                pred = reading(img_key, heads)
                 known = sampled.labels.get(ref_key, {})
-                ref_pred = None
                 for h in heads:
                     truth = known.get(h)
                     if truth is None or any(t is None for t in truth):
-                        if ref_pred is None:
-                            ref_pred = classifier.predict(sampled.images[ref_key], heads)
-                        ref = ref_pred[h].tolist()
+                        ref = reading(ref_key, heads)[h].tolist()
                         label_source[f"{name}/{h}"] = "atelier classifier on the reference image"
                     else:
                         ref = [classifier.classes[h].index(t) if t in classifier.classes[h] else -1 for t in truth]
