@@ -12,7 +12,9 @@ So other code can ask "what colour family / garment type / pattern is this image
 which scores the demo models: Extract's colour-family accuracy and Match's colour/pattern agreement.
 
 File format: one ``.safetensors`` file with the trunk and heads, and a JSON header entry ``"atelier_features"``
-(architecture, head vocabularies, training facts and held-out accuracies). Loading never unpickles.
+(architecture, head vocabularies, training facts and held-out accuracies). The architecture and the loader live
+in :mod:`fashionstudio.models.atelier_features` (the app needs them and never imports ``training``); this module
+adds the attribute vocabularies, saving, the classifier/feature wrappers and the training code.
 
 Training: ``python -m training.metrics.atelier_features train OUT [--n N] [--epochs E] [--seed S]`` (see
 :func:`main`); a few minutes on a CPU.
@@ -27,14 +29,19 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from fashionstudio.core.atomic import atomic_write
+from fashionstudio.models.atelier_features import (  # noqa: F401 (re-exported: the metrics' names stay)
+    DEFAULT_PATH,
+    FORMAT_VERSION,
+    INPUT_SIZE,
+    META_KEY,
+    AtelierFileError,
+    AtelierNet,
+    load_atelier,
+)
 
-META_KEY = "atelier_features"
-FORMAT_VERSION = 1
-INPUT_SIZE = 64
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "resources" / "features" / "atelier_features.safetensors"
 IGNORE = -1  # label of an attribute an image does not have (a shoe has no pose)
 
 
@@ -53,44 +60,6 @@ def default_heads() -> dict[str, list[str]]:
     }
 
 
-def _conv(cin: int, cout: int, stride: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
-
-
-class AtelierNet(nn.Module):
-    """Trunk (64 → 4 px in four stride-2 stages) + global average pool + one linear head per attribute.
-
-    The first conv runs at full resolution (``stem`` channels; 0 = none) before any striding: stripes, checks and
-    dots are a few pixels wide at 64 px and alias away under a strided first layer."""
-
-    def __init__(self, heads: dict[str, list[str]], widths: tuple[int, ...] = (32, 64, 96, 160),
-                 stem: int = 16) -> None:
-        super().__init__()
-        layers: list[nn.Module] = [_conv(3, stem, 1), _conv(stem, widths[0], 2)] if stem else [_conv(3, widths[0], 2)]
-        for cin, cout in zip(widths[:-1], widths[1:]):
-            layers += [_conv(cin, cout, 2), _conv(cout, cout, 1)]
-        self.trunk = nn.Sequential(*layers)
-        self.dim = widths[-1]
-        self.heads = nn.ModuleDict({name: nn.Linear(self.dim, len(classes)) for name, classes in heads.items()})
-        self.head_classes = {name: list(classes) for name, classes in heads.items()}
-        self.widths, self.stem = tuple(widths), stem
-
-    def embed(self, images: Tensor) -> Tensor:
-        """160-d embedding of images in [−1, 1] (resized to 64×64 first)."""
-        x = images.float()
-        if x.shape[-2:] != (INPUT_SIZE, INPUT_SIZE):
-            x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False, antialias=True)
-        return self.trunk(x).mean(dim=(2, 3))
-
-    def forward(self, images: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        emb = self.embed(images)
-        return emb, {name: head(emb) for name, head in self.heads.items()}
-
-
-class AtelierFileError(ValueError):
-    """The atelier feature file is missing or unusable; the message says what to do."""
-
-
 def save_atelier(path: str | Path, net: AtelierNet, info: dict[str, Any]) -> Path:
     """Write ``net`` and its metadata atomically as safetensors + JSON header."""
     from safetensors.torch import save_file
@@ -102,37 +71,6 @@ def save_atelier(path: str | Path, net: AtelierNet, info: dict[str, Any]) -> Pat
     with atomic_write(path) as tmp:
         save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)})
     return path
-
-
-def load_atelier(path: str | Path | None = None) -> tuple[AtelierNet, dict[str, Any]]:
-    """Load the atelier CNN (eval mode) and its metadata from a safetensors file; nothing is unpickled."""
-    from safetensors import safe_open
-
-    path = Path(path) if path else DEFAULT_PATH
-    if not path.is_file():
-        raise AtelierFileError(
-            f"There is no atelier feature network at '{path}'. Train it with "
-            "'python -m training.metrics.atelier_features train resources/features/atelier_features.safetensors'."
-        )
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            raw = (f.metadata() or {}).get(META_KEY)
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as exc:  # safetensors raises its own types for foreign or damaged files
-        raise AtelierFileError(f"'{path.name}' is not a readable safetensors file ({exc}).") from None
-    if raw is None:
-        raise AtelierFileError(f"'{path.name}' is a safetensors file but not an atelier feature network.")
-    meta = json.loads(raw)
-    if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise AtelierFileError(f"'{path.name}' was written by a newer FashionStudio; update to use it.")
-    net = AtelierNet(meta["heads"], tuple(meta["widths"]), int(meta.get("stem", 0)))
-    try:
-        net.load_state_dict(tensors, strict=True)
-    except RuntimeError as exc:
-        raise AtelierFileError(f"'{path.name}' does not match the atelier network its metadata describes ({exc}).") \
-            from None
-    net.eval().requires_grad_(False)
-    return net, meta
 
 
 class AtelierClassifier:
