@@ -60,6 +60,29 @@ class ModelMismatchError(StateError):
     """Stored settings whose latent sizes belong to another generator."""
 
 
+# Everything a malformed (untrusted) JSON document can raise while it is read into settings: wrong types,
+# missing keys, numbers too large for an int, nesting deeper than Python's stack.
+_DAMAGE = (KeyError, TypeError, ValueError, IndexError, OverflowError, AttributeError, RecursionError)
+
+
+def parse_json(text: str | bytes) -> Any:
+    """``json.loads`` that raises :class:`StateError` for anything unreadable, including absurd nesting."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise StateError("it is nested too deeply to be FashionStudio settings") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as exc:
+        raise StateError(f"it is not valid JSON ({getattr(exc, 'msg', exc)})") from None
+
+
+def _layer_range(value: Any) -> tuple[int, int]:
+    """A stored [start, stop) layer range: exactly two whole numbers."""
+    if not isinstance(value, (list, tuple)) or len(value) != 2 \
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise ValueError(f"a layer range must be two whole numbers, not {str(value)[:40]}")
+    return int(value[0]), int(value[1])
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # seeds, layers
 # ---------------------------------------------------------------------------------------------------------------
@@ -129,17 +152,22 @@ class Direction:
             raise StateError("a direction entry is not a JSON object")
         try:
             vector = decode_array(data["vector"], np.float32)
-            layers = tuple(int(v) for v in data["layers"])
-            out = cls(name=str(data.get("name", "direction")), vector=vector.reshape(-1),
-                      layers=(layers[0], layers[1]), sigma=float(data.get("sigma", 1.0)),
-                      source=str(data.get("source", "custom")), value=float(data.get("value", 0.0)))
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            if vector.ndim != 1:
+                raise ValueError(f"its vector has {vector.ndim} dimensions instead of 1")
+            name, source = data.get("name", "direction"), data.get("source", "custom")
+            if not isinstance(name, str) or not isinstance(source, str):
+                raise ValueError("its name is not text")
+            out = cls(name=name, vector=vector, layers=_layer_range(data["layers"]),
+                      sigma=float(data.get("sigma", 1.0)), source=source, value=float(data.get("value", 0.0)))
+        except _DAMAGE as exc:
             raise StateError(f"a direction entry is incomplete or damaged ({exc})") from None
         if w_dim is not None and out.vector.shape[0] != w_dim:
             raise ModelMismatchError(f"a direction has {out.vector.shape[0]} numbers but this generator's w has "
                                      f"{w_dim}: it was made with a different model")
         if not np.all(np.isfinite(out.vector)) or not math.isfinite(out.sigma) or not math.isfinite(out.value):
             raise StateError("a direction holds numbers that are not finite")
+        if out.sigma <= 0:
+            raise StateError("a direction's strength unit (sigma) is not positive")
         return out
 
 
@@ -156,8 +184,11 @@ def decode_array(data: Any, dtype: Any = np.float32) -> np.ndarray:
         return np.asarray(data, dtype=dtype)
     if not isinstance(data, dict):
         raise ValueError("an array must be a list or an encoded object")
+    stored = np.dtype(data["dtype"])
+    if stored.kind not in "fiu":  # only plain numbers: no objects, strings or structured records
+        raise ValueError(f"an array of {stored} is not numbers")
     raw = base64.b64decode(data["b64"], validate=True)
-    arr = np.frombuffer(raw, dtype=np.dtype(data["dtype"])).reshape([int(s) for s in data["shape"]])
+    arr = np.frombuffer(raw, dtype=stored).reshape([int(s) for s in data["shape"]])
     return arr.astype(dtype)
 
 
@@ -170,10 +201,7 @@ def directions_to_json(directions: list[Direction], *, method: str = "", model_s
 
 def directions_from_json(text: str, w_dim: int | None = None) -> tuple[list[Direction], dict[str, Any]]:
     """Parse a direction set; returns (directions, header). Raises :class:`StateError` with a readable reason."""
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise StateError(f"it is not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})") from None
+    data = parse_json(text)
     if not isinstance(data, dict) or data.get("kind") != DIRECTIONS_KIND:
         raise StateError("it is not a FashionStudio direction set")
     items = data.get("directions")
@@ -181,6 +209,10 @@ def directions_from_json(text: str, w_dim: int | None = None) -> tuple[list[Dire
         raise StateError("it holds no directions")
     directions = [Direction.from_dict(item, w_dim) for item in items]
     header = {k: v for k, v in data.items() if k != "directions"}
+    # Header fields of the wrong type are dropped rather than trusted (the GUI shows "method").
+    for key in ("method", "model_sha256"):
+        if not isinstance(header.get(key), str):
+            header[key] = "" if key == "method" else None
     return directions, header
 
 
@@ -294,36 +326,53 @@ class GenerateState:
         """Rebuild a state; raises :class:`StateError` naming what is wrong when ``data`` is not usable."""
         if isinstance(data, str):
             try:
-                data = json.loads(data)
-            except json.JSONDecodeError:
-                raise StateError("the stored Generate settings are damaged (not valid JSON)") from None
+                data = parse_json(data)
+            except StateError as exc:
+                raise StateError(f"the stored Generate settings are damaged ({exc})") from None
         if not isinstance(data, dict) or data.get("kind") != STATE_KIND:
             raise StateError("the image holds no Generate settings")
-        if int(data.get("version", 0)) > STATE_VERSION:
+        version = data.get("version", 0)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise StateError("the stored Generate settings are damaged (their version is not a number)")
+        if version > STATE_VERSION:
             raise StateError("the Generate settings were written by a newer FashionStudio")
         try:
-            mix_layers = tuple(int(v) for v in data.get("mix_layers", (0, 0)))
+            mix_layers = _layer_range(data.get("mix_layers", [0, 0]))
+            directions = data.get("directions") or []
+            if not isinstance(directions, list):
+                raise ValueError("the directions are not a list")
+            method = data.get("method", "sefa")
+            if not isinstance(method, str):
+                raise ValueError("the slider method is not text")
+            sha = data.get("model_sha256")
             state = cls(
                 x=float(data["x"]), y=float(data["y"]), psi=float(data["psi"]),
                 psi_cutoff=None if data.get("psi_cutoff") is None else int(data["psi_cutoff"]),
                 mix_seed=None if data.get("mix_seed") is None else int(data["mix_seed"]),
                 mix_layers=(mix_layers[0], mix_layers[1]),
-                noise_strength=float(data.get("noise_strength", 1.0)), method=str(data.get("method", "sefa")),
-                directions=[Direction.from_dict(d, w_dim) for d in data.get("directions") or []],
-                model_sha256=data.get("model_sha256"),
+                noise_strength=float(data.get("noise_strength", 1.0)), method=method,
+                directions=[Direction.from_dict(d, w_dim) for d in directions],
+                model_sha256=sha if isinstance(sha, str) else None,
             )
             if data.get("base_ws") is not None:
                 state.base_ws = decode_array(data["base_ws"], np.float32)
+                if state.base_ws.ndim != 2:
+                    raise ValueError("the projected latent is not a table of layers")
             if data.get("base_noise") is not None:
+                if not isinstance(data["base_noise"], list):
+                    raise ValueError("the projected noise is not a list of maps")
                 state.base_noise = [decode_array(n, np.float32) for n in data["base_noise"]]
+                if any(n.ndim != 2 for n in state.base_noise):
+                    raise ValueError("a projected noise map is not an image")
         except ModelMismatchError as exc:
             raise ModelMismatchError(f"the stored Generate settings do not fit this model ({exc})") from None
         except StateError as exc:
             raise StateError(f"the stored Generate settings are damaged: {exc}") from None
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except _DAMAGE as exc:
             raise StateError(f"the stored Generate settings are incomplete or damaged ({exc})") from None
         numbers = [state.x, state.y, state.psi, state.noise_strength]
-        if not all(math.isfinite(v) for v in numbers):
+        arrays = ([state.base_ws] if state.base_ws is not None else []) + list(state.base_noise or [])
+        if not all(math.isfinite(v) for v in numbers) or not all(np.all(np.isfinite(a)) for a in arrays):
             raise StateError("the stored Generate settings hold numbers that are not finite")
         if state.base_ws is not None and num_ws is not None and w_dim is not None \
                 and tuple(state.base_ws.shape) != (num_ws, w_dim):
@@ -809,8 +858,8 @@ def state_from_png(path: str | os.PathLike, *, num_ws: int | None = None,
     damaged = False
     for key, raw in candidates:
         try:
-            data = json.loads(raw)
-        except json.JSONDecodeError:
+            data = parse_json(raw)
+        except StateError:
             damaged = True
             continue
         if not isinstance(data, dict):
@@ -820,9 +869,13 @@ def state_from_png(path: str | os.PathLike, *, num_ws: int | None = None,
             if data.get("tool") not in (None, "generate"):
                 return None  # another tool's export: a photo like any other
             data = data.get("settings")
-        if isinstance(data, dict) and "state" in data:
+        # The tab writes {summary..., "state": state}; fashionstudio-cli generate before this version wrote the
+        # state itself as the settings.
+        stored = data.get("state") if isinstance(data, dict) and "state" in data else \
+            data if isinstance(data, dict) and data.get("kind") == STATE_KIND else None
+        if stored is not None:
             try:
-                return GenerateState.from_dict(data["state"], num_ws=num_ws, w_dim=w_dim)
+                return GenerateState.from_dict(stored, num_ws=num_ws, w_dim=w_dim)
             except StateError as exc:
                 raise StateError(f"'{path.name}' holds FashionStudio Generate settings, but {exc}.") from None
         damaged = damaged or data is not None
@@ -834,7 +887,7 @@ def state_from_png(path: str | os.PathLike, *, num_ws: int | None = None,
 
 __all__ = [
     "Direction", "FastSynthesis", "GenerateState", "LatentSpace", "ModelMismatchError", "StateError",
-    "apply_directions", "clamp_range", "directions_from_json", "directions_to_json", "ganspace_directions",
+    "apply_directions", "clamp_range", "directions_from_json", "parse_json", "directions_to_json", "ganspace_directions",
     "images_to_pil", "interpolation_states", "interpolation_ws", "layer_presets", "lattice_seed", "load_directions", "save_directions",
     "sefa_directions", "seed_to_z", "slerp", "state_from_png", "state_summary", "truncate", "ws_levels",
 ]

@@ -36,6 +36,9 @@ QFrame#panelRule { color: #e6e8ec; }
 QPushButton#runButton { padding: 7px; border-radius: 6px; background: #3b6fd8; color: white; border: none; }
 QPushButton#runButton:hover { background: #335fbd; }
 QPushButton#runButton:disabled { background: #b8c6e6; }
+QPushButton#sampleLink { color: #3b6fd8; border: none; background: transparent; text-decoration: underline;
+                         padding: 4px 8px; font-size: 11pt; }
+QPushButton#sampleLink:hover { color: #335fbd; }
 QStatusBar { background: #eceef1; color: #3d4248; }
 QStatusBar QLabel { padding: 0 10px; color: #3d4248; }
 """

@@ -8,13 +8,16 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRectF, QSize, Qt, Si
 from PySide6.QtGui import (
     QColor, QDragEnterEvent, QDragLeaveEvent, QDropEvent, QFont, QImage, QPainter, QPaintEvent, QPen, QPixmap,
 )
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QPushButton, QSizePolicy, QWidget
 
 BORDER = QColor("#cfd3da")
 BORDER_HOVER = QColor("#3b6fd8")
 BACKGROUND = QColor("#ffffff")
 PLACEHOLDER_TEXT = QColor("#8a9099")
 ERROR_TEXT = QColor("#b3261e")
+# Longest side of the picture a canvas keeps for painting: enough for a canvas on a 4K screen, and small enough
+# that turning it into a pixmap on the GUI thread costs a few milliseconds even for a camera photo.
+DISPLAY_LONGEST = 2048
 
 
 def pil_to_qimage(img: Image.Image) -> QImage:
@@ -23,6 +26,23 @@ def pil_to_qimage(img: Image.Image) -> QImage:
     data = rgb.tobytes()
     qimg = QImage(data, rgb.width, rgb.height, 3 * rgb.width, QImage.Format.Format_RGB888)
     return qimg.copy()  # detach from ``data``, which Python may free
+
+
+def display_qimage(img: Image.Image, longest: int = DISPLAY_LONGEST) -> QImage:
+    """A copy of ``img`` for painting, its longest side at most ``longest`` pixels.
+
+    Safe on a worker thread (a QImage, not a QPixmap): the loaders build it there, so a 63-megapixel photo is
+    never converted on the GUI thread. Box reduction first keeps the cost near that of one pass over the pixels.
+    """
+    if max(img.size) > longest:
+        factor = max(1, max(img.size) // (2 * longest))
+        small = img.reduce(factor) if factor > 1 else img
+        scale = longest / max(small.size)
+        if scale < 1:
+            small = small.resize((max(1, round(small.width * scale)), max(1, round(small.height * scale))),
+                                 Image.Resampling.BILINEAR)
+        img = small
+    return pil_to_qimage(img)
 
 
 def qimage_to_png_bytes(qimg: QImage) -> bytes:
@@ -36,10 +56,14 @@ def qimage_to_png_bytes(qimg: QImage) -> bytes:
 
 
 class ImageCanvas(QWidget):
-    """A picture area. Emits ``files_dropped(list[str])`` and ``image_dropped(QImage)``; loading is the tab's job."""
+    """A picture area. Emits ``files_dropped(list[str])`` and ``image_dropped(QImage)``; loading is the tab's job.
+
+    With :meth:`set_sample_offer` an empty canvas also shows a "Try a sample" link that emits ``sample_requested``.
+    """
 
     files_dropped = Signal(list)
     image_dropped = Signal(QImage)
+    sample_requested = Signal()
 
     def __init__(self, placeholder: str = "Drop a photo here", *, accept_drops: bool = True,
                  parent: QWidget | None = None) -> None:
@@ -47,12 +71,20 @@ class ImageCanvas(QWidget):
         self._placeholder = placeholder
         self._image: Image.Image | None = None
         self._pixmap: QPixmap | None = None
+        self._display: QImage | None = None
         self._error: str | None = None
         self._busy: str | None = None
         self._hover = False
         self.setAcceptDrops(accept_drops)
         self.setMinimumSize(220, 220)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.sample_button = QPushButton(self)
+        self.sample_button.setObjectName("sampleLink")
+        self.sample_button.setFlat(True)
+        self.sample_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.sample_button.clicked.connect(self.sample_requested)
+        self.sample_button.hide()
+        self._sample_offer: str | None = None
 
     # -- state ----------------------------------------------------------------------------------------------------
     def image(self) -> Image.Image | None:
@@ -62,12 +94,32 @@ class ImageCanvas(QWidget):
     def has_image(self) -> bool:
         return self._image is not None
 
-    def set_image(self, img: Image.Image | None) -> None:
-        """Show ``img`` (None clears); clears any error."""
+    def set_image(self, img: Image.Image | None, display: QImage | None = None) -> None:
+        """Show ``img`` (None clears); clears any error. ``display`` is a ready copy for painting (see
+        :func:`display_qimage`; a loader builds it off the GUI thread); without it one is made here."""
         self._image = img
-        self._pixmap = QPixmap.fromImage(pil_to_qimage(img)) if img is not None else None
+        if img is None:
+            self._display = None
+        else:
+            self._display = display if display is not None else display_qimage(img)
+        self._pixmap = QPixmap.fromImage(self._display) if self._display is not None else None
         self._error = None
+        self._update_sample_button()
         self.update()
+
+    def display_image(self) -> QImage | None:
+        """The bounded copy of the picture that is painted (None when empty)."""
+        return self._display
+
+    def image_rect(self) -> QRectF | None:
+        """Where the picture is drawn, in the canvas's coordinates (aspect kept, centred), or None when empty."""
+        if self._pixmap is None:
+            return None
+        inner = QRectF(self.rect()).adjusted(11, 11, -11, -11)
+        size = self._pixmap.size().scaled(inner.size().toSize(), Qt.AspectRatioMode.KeepAspectRatio)
+        target = QRectF(0, 0, size.width(), size.height())
+        target.moveCenter(inner.center())
+        return target
 
     def clear(self) -> None:
         self.set_image(None)
@@ -83,7 +135,31 @@ class ImageCanvas(QWidget):
     def set_busy(self, text: str | None) -> None:
         """Show a short "working" note (e.g. "Loading…"), or remove it with None."""
         self._busy = text
+        self._update_sample_button()
         self.update()
+
+    def set_sample_offer(self, text: str | None) -> None:
+        """Offer a sample picture on the empty canvas with a link reading ``text`` (None removes the offer)."""
+        self._sample_offer = text
+        self.sample_button.setText(text or "")
+        self.sample_button.adjustSize()
+        self._place_sample_button()
+        self._update_sample_button()
+
+    def sample_offer(self) -> str | None:
+        return self._sample_offer
+
+    def _update_sample_button(self) -> None:
+        self.sample_button.setVisible(bool(self._sample_offer) and self._image is None and not self._busy)
+
+    def _place_sample_button(self) -> None:
+        hint = self.sample_button.sizeHint()
+        self.sample_button.setGeometry((self.width() - hint.width()) // 2, self.height() - hint.height() - 24,
+                                       hint.width(), hint.height())
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._place_sample_button()
 
     def placeholder(self) -> str:
         return self._placeholder
@@ -140,10 +216,8 @@ class ImageCanvas(QWidget):
         p.drawRoundedRect(frame, 8, 8)
 
         inner = frame.adjusted(10, 10, -10, -10)
-        if self._pixmap is not None:
-            size = self._pixmap.size().scaled(inner.size().toSize(), Qt.AspectRatioMode.KeepAspectRatio)
-            target = QRectF(0, 0, size.width(), size.height())
-            target.moveCenter(inner.center())
+        target = self.image_rect()
+        if self._pixmap is not None and target is not None:
             p.drawPixmap(target, self._pixmap, QRectF(self._pixmap.rect()))
         elif not self._error and not self._busy:
             font = QFont(self.font())

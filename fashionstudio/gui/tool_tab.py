@@ -23,8 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 import fashionstudio
-from fashionstudio.gui.canvas import ImageCanvas, qimage_to_png_bytes
+from fashionstudio.gui.canvas import ImageCanvas, display_qimage, qimage_to_png_bytes
 from fashionstudio.gui.model_manager import NO_MODEL_MESSAGE, ModelManager
+from fashionstudio.gui.widgets.familiarity_banner import FamiliarityBanner
 from fashionstudio.gui.workers import LatestWinsWorker, error_sentence, run_in_background
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class ToolTab(QWidget):
     source_placeholder: ClassVar[str] = "Drop a photo here"
     result_placeholder: ClassVar[str] = "The result appears here"
     needs_source: ClassVar[bool] = True  # False for tools that generate without an input (Generate)
+    sample: ClassVar[str | None] = None  # the shipped sample offered on the empty input (core.samples.SAMPLES)
 
     status_message = Signal(str)         # a short note for the status bar
     inference_finished = Signal(float)   # elapsed milliseconds of the last inference
@@ -64,14 +66,21 @@ class ToolTab(QWidget):
         self.source_path: Path | None = None
         self.last_result: Any = None
         self.last_elapsed_ms: float | None = None
-        self._history: list[tuple[Image.Image | None, Path | None, Image.Image | None]] = []
+        self._history: list[tuple[Image.Image | None, QImage | None, Path | None, Image.Image | None]] = []
         self._model_message = ""
         self._opening = 0  # image loads in flight
+        self._load_token = 0  # the newest image load; an older one finishing later is dropped (latest wins)
 
         self.source_canvas = ImageCanvas(self.source_placeholder)
         self.result_canvas = ImageCanvas(self.result_placeholder, accept_drops=False)
         self.source_canvas.files_dropped.connect(self._on_files_dropped)
         self.source_canvas.image_dropped.connect(self._on_image_dropped)
+        self.source_canvas.sample_requested.connect(self.open_sample)
+
+        # Whether the input looks like the model's training pictures (core.familiarity), scored on a worker.
+        self.familiarity_banner = FamiliarityBanner()
+        self.familiarity: Any = None  # Verdict of the current input for the current model, or None
+        self._familiarity_token = 0
 
         self.worker = LatestWinsWorker(self)
         self.worker.result_ready.connect(self._on_result)
@@ -79,6 +88,7 @@ class ToolTab(QWidget):
         self.worker.busy_changed.connect(self._on_busy_changed)
 
         self._build_layout()
+        self.refresh_sample_offer()
         self._update_run_button()
         manager.loading.connect(self._on_model_loading)
         manager.ready.connect(self._on_model_ready)
@@ -135,7 +145,11 @@ class ToolTab(QWidget):
         outer = QHBoxLayout(self)
         outer.setContentsMargins(16, 16, 16, 16)
         outer.setSpacing(16)
-        outer.addWidget(self.splitter, 1)
+        canvases = QVBoxLayout()
+        canvases.setSpacing(8)
+        canvases.addWidget(self.familiarity_banner)
+        canvases.addWidget(self.splitter, 1)
+        outer.addLayout(canvases, 1)
         outer.addWidget(self.side_panel)
 
     # -- hooks for subclasses -------------------------------------------------------------------------------------
@@ -208,6 +222,7 @@ class ToolTab(QWidget):
             self.model_progress.hide()
             device = self.manager.device_description or str(self.manager.device)
             self._set_model_message(f"Model: {model.name}\nDevice: {device}")
+            self.check_familiarity()
             self._update_run_button()
             if self.source_image() is not None:
                 # An input dropped while the model was loading (or shown with the previous model) gets its result
@@ -233,23 +248,55 @@ class ToolTab(QWidget):
             self._update_run_button()
 
     # -- input ----------------------------------------------------------------------------------------------------
+    def sample_name(self) -> str | None:
+        """The sample offered on the empty input now (a key of ``core.samples.SAMPLES``), or None."""
+        return self.sample if self.needs_source else None
+
+    def refresh_sample_offer(self) -> None:
+        """Offer ``sample_name()`` on the empty input canvas (or nothing when it does not ship)."""
+        from fashionstudio.core.resources import ResourceNotFoundError
+        from fashionstudio.core.samples import SAMPLES, sample_path
+
+        name = self.sample_name()
+        try:
+            offer = f"Try a sample: {SAMPLES[name]}" if name and sample_path(name) else None
+        except (ResourceNotFoundError, KeyError):
+            offer = None  # an installation without samples simply offers none
+        self.source_canvas.set_sample_offer(offer)
+
+    def open_sample(self) -> None:
+        """Open the offered sample picture through the normal loading path."""
+        from fashionstudio.core.samples import sample_path
+
+        name = self.sample_name()
+        if name:
+            self.open_image(sample_path(name))
+
     def open_image(self, path: str | Path) -> None:
-        """Load ``path`` in the background and make it the input; errors appear on the canvas."""
+        """Load ``path`` in the background and make it the input; errors appear on the canvas. When several loads
+        overlap, the one asked for last wins, whichever finishes first."""
         from fashionstudio.core.images import load_image
 
         path = Path(path)
-        self.source_canvas.set_busy(f"Opening {path.name}…")
-        self._opening += 1
-        run_in_background(lambda: load_image(path), lambda img: self._source_loaded(img, path),
-                          self._source_failed, context=self)
+        self._start_load(f"Opening {path.name}…", lambda: load_image(path), path)
 
     def open_image_bytes(self, data: bytes, name: str = "the pasted image") -> None:
         from fashionstudio.core.images import load_image_bytes
 
-        self.source_canvas.set_busy("Opening the pasted image…")
+        self._start_load("Opening the pasted image…", lambda: load_image_bytes(data, name), None)
+
+    def _start_load(self, note: str, load: Callable[[], Image.Image], path: Path | None) -> None:
+        self.source_canvas.set_busy(note)
         self._opening += 1
-        run_in_background(lambda: load_image_bytes(data, name), lambda img: self._source_loaded(img, None),
-                          self._source_failed, context=self)
+        self._load_token += 1
+        token = self._load_token
+
+        def decode() -> tuple[Image.Image, QImage]:
+            img = load()
+            return img, display_qimage(img)  # the display copy too, so the GUI thread only wraps a small one
+
+        run_in_background(decode, lambda loaded: self._source_loaded(loaded, path, token),
+                          lambda exc: self._source_failed(exc, token), context=self)
 
     def paste(self) -> None:
         """Take an image (or an image file) from the clipboard."""
@@ -262,14 +309,15 @@ class ToolTab(QWidget):
         else:
             self.status_message.emit("The clipboard holds no image to paste.")
 
-    def set_source_image(self, img: Image.Image, path: Path | None = None) -> None:
-        """Make ``img`` the input (undoable) and let the tool react."""
+    def set_source_image(self, img: Image.Image, path: Path | None = None, display: QImage | None = None) -> None:
+        """Make ``img`` the input (undoable) and let the tool react; ``display`` is its ready painting copy."""
         self._push_history()
         self.source_path = path
         self.source_canvas.set_busy(None)
-        self.source_canvas.set_image(img)
+        self.source_canvas.set_image(img, display)
         self.result_canvas.clear()
         self._update_run_button()
+        self.check_familiarity()
         self.on_source_changed()
 
     def source_image(self) -> Image.Image | None:
@@ -279,15 +327,21 @@ class ToolTab(QWidget):
         """An image is being opened or an inference is running."""
         return self._opening > 0 or self.worker.is_busy()
 
-    def _source_loaded(self, img: Image.Image, path: Path | None) -> None:
+    def _source_loaded(self, loaded: tuple[Image.Image, QImage], path: Path | None, token: int) -> None:
         self._opening -= 1
-        self.set_source_image(img, path)
+        if token != self._load_token:
+            log.info("dropped an older image load (%s): a newer one was asked for", path)
+            return
+        img, display = loaded
+        self.set_source_image(img, path, display)
         if path is not None:
             self.file_opened.emit(str(path))
             self.status_message.emit(f"Opened {path.name} ({img.width} x {img.height}).")
 
-    def _source_failed(self, exc: BaseException) -> None:
+    def _source_failed(self, exc: BaseException, token: int) -> None:
         self._opening -= 1
+        if token != self._load_token:
+            return  # a newer load is on its way; this one's error is no longer what the user asked about
         message = error_sentence(exc)
         self.source_canvas.set_busy(None)
         self.source_canvas.set_error(message)
@@ -300,6 +354,39 @@ class ToolTab(QWidget):
 
     def _on_image_dropped(self, qimg: QImage) -> None:
         self.open_image_bytes(qimage_to_png_bytes(qimg), "the dropped image")
+
+    # -- familiarity ----------------------------------------------------------------------------------------------
+    def familiarity_role(self) -> str | None:
+        """Which kind of input the model expects now (core.familiarity roles); None = the family's only one."""
+        return None
+
+    def check_familiarity(self) -> None:
+        """Score the current input against the model's training pictures on a worker; the newest check wins and
+        shows or hides the banner. Also puts the model's "unknown" note in the side panel."""
+        from fashionstudio.core.familiarity import checker_for
+
+        self._familiarity_token += 1
+        token = self._familiarity_token
+        model, img, role = self.model, self.source_image(), self.familiarity_role()
+        self.familiarity = None
+        self.familiarity_banner.clear()
+        if model is None or not self.needs_source:
+            return
+
+        def job() -> tuple[str, Any]:
+            checker = checker_for(model)
+            return checker.note, (checker.check(img, role) if img is not None else None)
+
+        run_in_background(job, lambda out: self._familiarity_checked(token, model, *out),
+                          lambda exc: log.warning("familiarity check failed: %s", exc), context=self)
+
+    def _familiarity_checked(self, token: int, model: Any, note: str, verdict: Any) -> None:
+        if token != self._familiarity_token:
+            return  # a newer input or model was checked since
+        if note and model is self.model and note not in self._model_message:
+            self._set_model_message(f"{self._model_message}\n{note}")
+        self.familiarity = verdict
+        self.familiarity_banner.show_verdict(verdict)
 
     # -- running --------------------------------------------------------------------------------------------------
     def trigger(self) -> int | None:
@@ -329,7 +416,8 @@ class ToolTab(QWidget):
 
     # -- undo -----------------------------------------------------------------------------------------------------
     def _push_history(self) -> None:
-        self._history.append((self.source_canvas.image(), self.source_path, self.result_canvas.image()))
+        self._history.append((self.source_canvas.image(), self.source_canvas.display_image(), self.source_path,
+                              self.result_canvas.image()))
         del self._history[:-_HISTORY_LIMIT]
 
     def can_undo(self) -> bool:
@@ -339,12 +427,13 @@ class ToolTab(QWidget):
         """Go back to the previous input and result. Returns False when there is nothing to undo."""
         if not self._history:
             return False
-        source, path, result = self._history.pop()
+        source, display, path, result = self._history.pop()
         self.worker.cancel_pending()
         self.source_path = path
-        self.source_canvas.set_image(source)
+        self.source_canvas.set_image(source, display)
         self.result_canvas.set_image(result)
         self._update_run_button()
+        self.check_familiarity()
         return True
 
     # -- export ---------------------------------------------------------------------------------------------------
@@ -361,6 +450,8 @@ class ToolTab(QWidget):
         if model is not None:
             info.update(model=model.path.name, model_sha256=model.sha256, model_name=model.name,
                         family=model.family)
+        if self.familiarity is not None and self.needs_source:
+            info["familiarity"] = self.familiarity.provenance()
         return info
 
     def suggested_export_name(self) -> str:

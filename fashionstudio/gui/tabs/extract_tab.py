@@ -17,7 +17,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 from PySide6.QtCore import QObject, Qt, QUrl, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import (
     QColorDialog, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QToolButton, QWidget,
 )
@@ -61,6 +61,7 @@ class ExtractTab(ToolTab):
     title = "Extract"
     source_placeholder = "Drop a photo of a dressed person here"
     result_placeholder = "The garment appears here as a catalogue image"
+    sample = "person"
 
     def __init__(self, manager: Any, parent: QWidget | None = None) -> None:
         super().__init__(manager, parent)
@@ -217,10 +218,10 @@ class ExtractTab(ToolTab):
 
         return {"background": colour_hex(self._background)}
 
-    def set_source_image(self, img: Image.Image, path: Path | None = None) -> None:
+    def set_source_image(self, img: Image.Image, path: Path | None = None, display: QImage | None = None) -> None:
         self._extract = None
         self.export_button.setEnabled(False)
-        super().set_source_image(img, path)
+        super().set_source_image(img, path, display)
 
     def undo(self) -> bool:
         done = super().undo()

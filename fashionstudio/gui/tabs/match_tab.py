@@ -14,7 +14,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget,
 )
@@ -181,6 +181,7 @@ class MatchTab(ToolTab):
         self._settings.setValue("match/direction", direction)
         self._show_direction()
         if changed:
+            self.check_familiarity()
             self._rerun()
 
     def _show_direction(self) -> None:
@@ -195,6 +196,15 @@ class MatchTab(ToolTab):
         if self._match is None:
             self.round_trip_label.setText(self._trip_path)
         self.hint_label.setText(f"The photo is read as a {kind}; switch the toggle if it shows a {other}.")
+        self.refresh_sample_offer()
+
+    def familiarity_role(self) -> str | None:
+        """The input is scored against the training shoes or bags, following the toggle."""
+        return "bag" if getattr(self, "_direction", "shoe2bag") == "bag2shoe" else "shoe"
+
+    def sample_name(self) -> str | None:
+        """The sample shoe or handbag, following the toggle."""
+        return "bag" if getattr(self, "_direction", "shoe2bag") == "bag2shoe" else "shoe"
 
     def _on_count_changed(self, count: int) -> None:
         self._settings.setValue("match/candidates", count)
@@ -281,9 +291,9 @@ class MatchTab(ToolTab):
         stem = self.source_path.stem if self.source_path else "fashionstudio"
         return f"{stem}_{'bag' if self._direction == 'shoe2bag' else 'shoe'}.png"
 
-    def set_source_image(self, img: Image.Image, path: Path | None = None) -> None:
+    def set_source_image(self, img: Image.Image, path: Path | None = None, display: QImage | None = None) -> None:
         self._clear_match()
-        super().set_source_image(img, path)
+        super().set_source_image(img, path, display)
 
     def undo(self) -> bool:
         done = super().undo()
