@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget,
 )
@@ -45,11 +47,23 @@ def _small_copy(img: Image.Image, longest: int) -> Image.Image:
     return small
 
 
+def _reference_copy(canvas: ImageCanvas, longest: int) -> QImage:
+    """The editor's backdrop, scaled from the canvas's bounded display copy (made off the GUI thread), never
+    from the full photo: a camera photo must not stall the GUI thread."""
+    shown = canvas.display_image()
+    if shown is None:
+        return pil_to_qimage(_small_copy(canvas.image(), longest))
+    if max(shown.width(), shown.height()) <= longest:
+        return shown
+    return shown.scaled(longest, longest, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+
+
 class PoseTab(ToolTab):
     tool = "pose"
     title = "Pose"
     source_placeholder = "Drop a photo of a dressed person here"
     result_placeholder = "The refined result appears here"
+    sample = "person"
 
     def __init__(self, manager, parent: QWidget | None = None) -> None:
         super().__init__(manager, parent)
@@ -388,7 +402,7 @@ class PoseTab(ToolTab):
         self.coarse_canvas.clear()
         if img is not None:
             self.editor.set_aspect(img.width / img.height)
-            self.editor.set_reference(pil_to_qimage(_small_copy(img, 480)))
+            self.editor.set_reference(_reference_copy(self.source_canvas, 480))
         else:
             self.editor.set_reference(None)
         self._update_photo_pose_button()
@@ -415,6 +429,6 @@ class PoseTab(ToolTab):
             img = self.source_image()
             if img is not None:
                 self.editor.set_aspect(img.width / img.height)
-                self.editor.set_reference(pil_to_qimage(_small_copy(img, 480)))
+                self.editor.set_reference(_reference_copy(self.source_canvas, 480))
             self._update_photo_pose_button()
         return done
