@@ -7,6 +7,10 @@ editor keeps its own undo stack (Ctrl+Z / Ctrl+Shift+Z while it has focus).
 
 The pose is normalised (y, x) in [0, 1] of the frame, -1 for a missing joint (see core.pose_transfer).
 
+With ``overlay=True`` the same editor marks the pose of the person in a photo: it is laid over the input canvas
+(transparent, no frame or mannequin), its frame is the rectangle where the canvas draws the photo
+(``set_frame_rect``), and the skeleton gets a dark outline so it reads on any picture.
+
 Keyboard: ] or N / [ or P select the next / previous joint, arrow keys move it (Shift: five times further),
 Delete hides it (marks it missing), Insert or Enter puts a missing joint back, M toggles mirroring.
 """
@@ -32,6 +36,8 @@ _FRAME_FILL = QColor("#fbfbfc")
 _FRAME_BORDER = QColor("#cfd3da")
 _TEXT = QColor("#6b717b")
 _SELECTED = QColor("#3b6fd8")
+_OUTLINE = QColor(20, 22, 28, 170)
+_HINT_PANEL = QColor(255, 255, 255, 225)
 
 
 def joint_label(index: int) -> str:
@@ -56,8 +62,10 @@ class PoseEditor(QWidget):
     files_dropped = Signal(list)
     mirror_changed = Signal(bool)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, overlay: bool = False) -> None:
         super().__init__(parent)
+        self._overlay = overlay
+        self._frame: QRectF | None = None  # overlay: where the photo is drawn, in this widget's coordinates
         self._aspect = 176 / 256
         self._pose = default_target_pose(self._aspect)
         self._undo: list[np.ndarray] = []
@@ -72,13 +80,19 @@ class PoseEditor(QWidget):
         self.mirror = False
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
-        self.setAcceptDrops(True)
-        self.setMinimumSize(180, 220)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setAccessibleName("Target pose editor")
         self.setAccessibleDescription(__doc__.split("Keyboard: ", 1)[1].strip())
-        self.setToolTip("Drag a joint to change the pose. Keys: ] / [ pick a joint, arrows move it, "
-                        "Delete hides it, Insert brings it back, M mirrors left/right, Ctrl+Z undoes.")
+        keys = ("Keys: ] / [ pick a joint, arrows move it, Delete hides it, Insert brings it back, M mirrors "
+                "left/right, Ctrl+Z undoes.")
+        if overlay:
+            self.setAcceptDrops(False)  # photos dropped here go to the canvas underneath
+            self.setAccessibleName("Photo pose editor")
+            self.setToolTip(f"Drag each joint onto the person in the photo; the pose is saved for this file. {keys}")
+        else:
+            self.setAcceptDrops(True)
+            self.setMinimumSize(180, 220)
+            self.setAccessibleName("Target pose editor")
+            self.setToolTip(f"Drag a joint to change the pose. {keys}")
 
     # -- pose state ------------------------------------------------------------------------------------------------
     def pose(self) -> np.ndarray:
@@ -214,9 +228,21 @@ class PoseEditor(QWidget):
     def has_backdrop(self) -> bool:
         return self._backdrop is not None
 
+    def is_overlay(self) -> bool:
+        return self._overlay
+
+    def set_frame_rect(self, rect: QRectF | None) -> None:
+        """Overlay: the pose frame is ``rect`` (where the photo is drawn, in this widget's coordinates); None
+        goes back to a frame centred in the widget."""
+        self._frame = None if rect is None else QRectF(rect)
+        self.update()
+
     # -- geometry --------------------------------------------------------------------------------------------------
     def frame_rect(self) -> QRectF:
-        """Where the pose frame is drawn in the widget (aspect kept, centred, a margin for the hint line)."""
+        """Where the pose frame is drawn in the widget (aspect kept, centred, a margin for the hint line), or
+        the rectangle given with ``set_frame_rect``."""
+        if self._frame is not None and self._frame.width() > 0 and self._frame.height() > 0:
+            return QRectF(self._frame)
         area = QRectF(self.rect()).adjusted(8, 8, -8, -28)
         w = min(area.width(), area.height() * self._aspect)
         h = w / self._aspect
@@ -366,6 +392,10 @@ class PoseEditor(QWidget):
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         frame = self.frame_rect()
+        if self._overlay:
+            self._paint_overlay(p, frame)
+            p.end()
+            return
         p.setPen(QPen(_SELECTED if self.hasFocus() else _FRAME_BORDER, 1))
         p.setBrush(_FRAME_FILL)
         p.drawRoundedRect(frame, 6, 6)
@@ -395,6 +425,22 @@ class PoseEditor(QWidget):
             hint = f"{'Mirror on · ' if self.mirror else ''}Selected: {name}"
         self._draw_hint(p, hint)
         p.end()
+
+    def _paint_overlay(self, p: QPainter, frame: QRectF) -> None:
+        """Over a photo: the skeleton with a dark outline, and the hint on a light strip at the bottom."""
+        self._draw_skeleton(p, frame, outline=True)
+        if self._hover is not None and self._dragging is None:
+            hint = f"{joint_label(self._hover).capitalize()}: drag it onto the person's {joint_label(self._hover)}"
+        else:
+            hint = f"Photo's pose · selected: {joint_label(self._selected)}"
+        box = QRectF(self.rect()).adjusted(12, self.height() - 34, -12, -12)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(_HINT_PANEL)
+        p.drawRoundedRect(box, 5, 5)
+        p.setPen(_TEXT)
+        p.setFont(QFont(self.font()))
+        p.drawText(box, Qt.AlignmentFlag.AlignCenter,
+                   p.fontMetrics().elidedText(hint, Qt.TextElideMode.ElideRight, int(box.width()) - 8))
 
     def _draw_hint(self, p: QPainter, text: str) -> None:
         p.setPen(_TEXT)
@@ -435,9 +481,14 @@ class PoseEditor(QWidget):
         p.setBrush(_SILHOUETTE)
         p.drawPath(path)
 
-    def _draw_skeleton(self, p: QPainter, frame: QRectF) -> None:
+    def _draw_skeleton(self, p: QPainter, frame: QRectF, outline: bool = False) -> None:
         pts = [self._point(i, frame) for i in range(NUM_KEYPOINTS)]
         width = max(2.0, frame.height() / 110)
+        if outline:  # a dark casing under the coloured bones, so yellow on a light dress still shows
+            p.setPen(QPen(_OUTLINE, width + 2.5, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+            for a, b in LIMBS:
+                if pts[a] is not None and pts[b] is not None:
+                    p.drawLine(pts[a], pts[b])
         for (a, b), rgb in zip(LIMBS, LIMB_COLOURS):
             if pts[a] is not None and pts[b] is not None:
                 p.setPen(QPen(QColor(*rgb), width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
@@ -448,6 +499,7 @@ class PoseEditor(QWidget):
                 continue
             selected = i == self._selected
             r = radius * (1.45 if selected or i == self._hover or i == self._dragging else 1.0)
-            p.setPen(QPen(_SELECTED if selected else QColor(255, 255, 255), 2.5 if selected else 1.5))
+            rim = _SELECTED if selected else (_OUTLINE if outline else QColor(255, 255, 255))
+            p.setPen(QPen(rim, 2.5 if selected else 1.5))
             p.setBrush(_joint_colour(i))
             p.drawEllipse(pt, r, r)
