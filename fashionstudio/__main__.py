@@ -2,7 +2,8 @@
 
 The window is shown before torch is imported: torch arrives on a worker thread when the device is picked.
 ``--screenshot PATH`` grabs the idle window to a PNG (the README screenshot); ``--self-test`` loads each tab's
-model if it has one, runs one inference through the same path as the user's, prints a JSON line and exits 0/1.
+model, runs one inference through the same path as the user's, prints a JSON line and exits 0 only when every
+tab passed (a tab without a model fails). Neither run changes the remembered tab or window size.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     from fashionstudio.gui.main_window import MainWindow
 
     window = MainWindow(device_override=args.device)
+    window.persist_state = not (args.screenshot or args.self_test)
     install_excepthook(window.show_error)
     from fashionstudio.gui.app import FileOpenFilter
 
@@ -102,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                 except Exception as exc:  # a crashing self-test is a failed self-test, not a crashed app
                     log.exception("self-test of tab %d crashed", index)
                     results[getattr(tab, "tool", str(index))] = {"status": "error", "message": str(exc)}
-            ok = all(r.get("status") != "error" for r in results.values())
+            # A tab that found no model tested nothing: that is a failed self-test, not a pass.
+            ok = all(r.get("status") == "ok" for r in results.values())
             report = json.dumps({"self_test": results, "device": window.manager.device_description, "ok": ok})
             log.info("self-test: %s", report)  # bundles on Windows/macOS have no console to print to
             if sys.stdout is not None:

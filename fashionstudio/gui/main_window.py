@@ -35,6 +35,8 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(760, 520)
         self.resize(1280, 800)
         self._closing = False
+        # False for --self-test and --screenshot: a scripted run must not become the next launch's tab and size.
+        self.persist_state = True
         self._started = False
         self._dialogs: list[QMessageBox] = []
 
@@ -313,9 +315,10 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         if not self._closing:
             self._closing = True
-            self.settings.setValue("window/geometry", self.saveGeometry())
-            self.settings.setValue("window/tab", self.tabs.currentIndex())
-            self.settings.sync()
+            if self.persist_state:
+                self.settings.setValue("window/geometry", self.saveGeometry())
+                self.settings.setValue("window/tab", self.tabs.currentIndex())
+                self.settings.sync()
             self.hide()  # looks closed at once; the wait below is for work already running
             t0 = time.perf_counter()
             for index in range(self.tabs.count()):  # every tab, the Train tab's running trainers included

@@ -198,7 +198,12 @@ class ModelManager(QObject):
                 return
             self._in_flight.pop(key, None)
             if self._paths.get(key) == path:
-                del self._paths[key]  # do not retry a file that failed; fall back to the default model
+                # Do not retry a file that failed: back to the model still in use, else the default model.
+                in_use = self._cache.get(key)
+                if in_use is not None:
+                    self._paths[key] = in_use[0].path
+                else:
+                    del self._paths[key]
             from fashionstudio.core.modelfile import ModelFileError
 
             log.warning("could not load %s for %s: %s", path, key, exc,

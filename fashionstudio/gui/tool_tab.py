@@ -232,6 +232,9 @@ class ToolTab(QWidget):
     def _on_model_failed(self, key: str, message: str) -> None:
         if key == self.tool:
             self.model_progress.hide()
+            in_use = self.model  # a failed open leaves the previous model working: say which one it is
+            if in_use is not None:
+                message = f"{message}\nStill using: {in_use.name} ({in_use.path.name})"
             self._set_model_message(message, error=True)
             self.status_message.emit(message)
             self._update_run_button()
@@ -479,7 +482,12 @@ class ToolTab(QWidget):
         report: dict[str, Any] = {"tool": self.tool}
         path = self.manager.model_path(self.tool)
         if path is None:
-            return {**report, "status": "no-model"}
+            from fashionstudio.core.default_models import model_search_dirs
+
+            folders = ", ".join(str(f) for f in model_search_dirs()) or "no folder"
+            return {**report, "status": "no-model",
+                    "message": f"No {self.title or self.tool} model was found (looked for {self.tool}.safetensors "
+                               f"in {folders}), so nothing was tested."}
         report["model"] = str(path)
         is_mine = lambda key, *_: key == self.tool  # noqa: E731 (the manager serves every tab)
 
