@@ -32,7 +32,7 @@ def test_stop_file_and_signal_are_one_request(tmp_path):
 
 def start_long_run(tmp_path: Path) -> tuple[Path, subprocess.Popen]:
     run = make_run(tmp_path, steps=100000, loss={"sleep": 0.02}, log={"checkpoint_every": 100000})
-    proc = subprocess.Popen([PYTHON, "-m", "training", "run", str(run)], env=subprocess_env(), cwd=REPO,
+    proc = subprocess.Popen([PYTHON, "-m", "training", "run", str(run), "--allow-plugins"], env=subprocess_env(), cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while not any(e["kind"] == "scalars" for e in events_of(run)):
@@ -86,7 +86,7 @@ def test_sigterm_after_the_run_finished_still_exits_0(tmp_path):
     """A Stop clicked as the run finishes: the SIGTERM lands after ``finished`` and must not turn exit 0 into
     death by signal (exit -15), which the Train tab would show as a crash."""
     run = make_run(tmp_path, steps=3, log={"sample_every": 0, "eval_every": 0})
-    proc = subprocess.Popen([PYTHON, "-m", "training", "run", str(run)], env=subprocess_env(), cwd=REPO,
+    proc = subprocess.Popen([PYTHON, "-m", "training", "run", str(run), "--allow-plugins"], env=subprocess_env(), cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         for line in proc.stdout:

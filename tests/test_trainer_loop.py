@@ -358,7 +358,7 @@ def test_unwritable_checkpoint_folder_is_an_error_not_a_hang(tmp_path, capsys):
 def test_full_disk_for_events_reports_on_stderr(tmp_path):
     run = make_run(tmp_path)
     (run / "events.jsonl").symlink_to("/dev/full")
-    proc = subprocess.run([PYTHON, "-m", "training", "run", str(run)], env=subprocess_env(), cwd=REPO,
+    proc = subprocess.run([PYTHON, "-m", "training", "run", str(run), "--allow-plugins"], env=subprocess_env(), cwd=REPO,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == runner.EXIT_IO
     assert "No space left on device" in proc.stderr
@@ -374,7 +374,7 @@ def test_missing_folder_and_nothing_to_resume(tmp_path, capsys):
 @pytest.mark.slow
 def test_sigterm_finishes_the_step_checkpoints_and_exits_0(tmp_path):
     run = make_run(tmp_path, steps=100000, loss={"sleep": 0.02}, log={"checkpoint_every": 100000})
-    proc = subprocess.Popen([PYTHON, "-m", "training", "run", str(run)], env=subprocess_env(), cwd=REPO,
+    proc = subprocess.Popen([PYTHON, "-m", "training", "run", str(run), "--allow-plugins"], env=subprocess_env(), cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 60
@@ -403,7 +403,7 @@ def test_two_cpu_processes_train_in_step(tmp_path):
     dump.mkdir()
     env = subprocess_env() | {"TINY_DUMP_DIR": str(dump)}
     proc = subprocess.run([PYTHON, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                           "-m", "training", "run", str(run)], env=env, cwd=REPO, capture_output=True, text=True,
+                           "-m", "training", "run", str(run), "--allow-plugins"], env=env, cwd=REPO, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ev = events_of(run)

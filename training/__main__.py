@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from pathlib import Path
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("training.runner", "train from RUN_DIR/config.toml"),
@@ -18,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("training.data.atelier_cli", "generate synthetic atelier datasets in the real formats"),
     "check-data": ("training.data.check", "report counts, missing annotations and unreadable files"),
     "card": ("training.model_card", "write a model card from a model file and its evaluation report"),
+    "familiarity": ("training.familiarity", "write a model file's training-input statistics as a sidecar"),
 }
 
 
@@ -25,6 +27,28 @@ def _usage() -> str:
     lines = ["usage: python -m training <command> [options]", "", "commands:"]
     lines += [f"  {name:<11} {help_}" for name, (_, help_) in COMMANDS.items()]
     return "\n".join(lines)
+
+
+def drop_working_folder_from_path() -> None:
+    """``python -m training`` puts the working folder first on ``sys.path``; started inside a run folder, that
+    folder's ``numpy.py`` would shadow numpy and run. Keep the working folder only when it is the source checkout
+    holding this package. (``python -P -m training``, which the Train tab uses, never adds it.)"""
+    try:
+        cwd = Path.cwd().resolve()
+    except OSError:  # the working folder was deleted: nothing to import from it either
+        return
+    source_root = Path(__file__).resolve().parents[1]
+    if cwd == source_root:
+        return
+    keep = []
+    for entry in sys.path:
+        try:
+            same = Path(entry or ".").resolve() == cwd
+        except (OSError, RuntimeError):
+            same = False
+        if not same:
+            keep.append(entry)
+    sys.path[:] = keep
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,4 +68,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    drop_working_folder_from_path()
     sys.exit(main())

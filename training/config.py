@@ -56,6 +56,8 @@ All keys (defaults in brackets; the family's trainer supplies the defaults of [o
 from __future__ import annotations
 
 import copy
+import math
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -66,6 +68,14 @@ PRESETS = ("thesis", "studio", "demo")
 PRESET_DIR = Path(__file__).with_name("configs")
 PRECISIONS = ("fp32", "bf16", "fp16")
 LR_SCHEDULES = ("constant", "linear_decay", "plateau")
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,3})?)$")
+# Bounds on what a config may ask for: generous for real work, far below what fills a disk or memory by mistake.
+MAX_SEED = 2**32 - 1            # numpy's seed range
+MAX_ATELIER_SIZE = 200_000      # synthetic examples (about 2 GB of PNGs at 64 px)
+MAX_WORKERS = 64
+MAX_RESOLUTION = 2048
+MAX_BATCH_SIZE = 65_536
+MAX_STEPS = 10**9
 
 
 class ConfigError(ValueError):
@@ -155,8 +165,17 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(f)
     except FileNotFoundError:
         raise ConfigError(f"There is no config file at '{path}'.") from None
+    except IsADirectoryError:
+        raise ConfigError(f"'{path}' is a folder, not a config file.") from None
+    except PermissionError:
+        raise ConfigError(f"'{path}' cannot be read (permission denied).") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"'{path}' is not valid TOML: {exc}.") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"'{path}' is not UTF-8 text (byte {exc.start} cannot be read); save it as UTF-8.") \
+            from None
+    except RecursionError:
+        raise ConfigError(f"'{path}' nests arrays or tables too deeply to be a run config.") from None
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -218,20 +237,38 @@ def _validate(cfg: RunConfig, source: str) -> None:
         if value <= 0:
             raise ConfigError(f"{source}: '{name}' must be a positive number, not {value}.")
 
+    def at_most(name: str, value: int, limit: int, why: str) -> None:
+        if value > limit:
+            raise ConfigError(f"{source}: '{name}' is {value:,}, more than {limit:,} ({why}).")
+
     positive("steps", cfg.steps)
+    at_most("steps", cfg.steps, MAX_STEPS, "the most a run can take")
     positive("batch_size", cfg.batch_size)
+    at_most("batch_size", cfg.batch_size, MAX_BATCH_SIZE, "images per step per process")
     if cfg.resolution is not None:
         positive("resolution", cfg.resolution)
+        at_most("resolution", cfg.resolution, MAX_RESOLUTION, "pixels per side")
+    if not 0 <= cfg.seed <= MAX_SEED:
+        raise ConfigError(f"{source}: 'seed' must be a whole number from 0 to {MAX_SEED}, not {cfg.seed}.")
+    if not DEVICE_PATTERN.match(cfg.device):
+        raise ConfigError(f"{source}: 'device' must be auto, cpu, cuda, cuda:N or mps, not {cfg.device!r}.")
+    for name, value in (("plateau_factor", cfg.optim.plateau_factor), ("ema_half_life", cfg.optim.ema_half_life)):
+        if not math.isfinite(value) or value < 0:
+            raise ConfigError(f"{source}: [optim] {name} must be a finite number of 0 or more, not {value!r}.")
+    for name in ("plateau_patience", "plateau_cooldown"):
+        if getattr(cfg.optim, name) < 0:
+            raise ConfigError(f"{source}: [optim] {name} must be 0 or more.")
     if cfg.precision not in PRECISIONS:
         raise ConfigError(f"{source}: precision must be one of {', '.join(PRECISIONS)}, not {cfg.precision!r}.")
     if cfg.optim.lr_schedule not in LR_SCHEDULES:
         raise ConfigError(f"{source}: [optim] lr_schedule must be one of {', '.join(LR_SCHEDULES)}, "
                           f"not {cfg.optim.lr_schedule!r}.")
-    if len(cfg.optim.betas) != 2 or not all(0 <= b < 1 for b in cfg.optim.betas):
+    if len(cfg.optim.betas) != 2 or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1
+                                             for b in cfg.optim.betas):
         raise ConfigError(f"{source}: [optim] betas must be two numbers in [0, 1), e.g. [0.5, 0.999].")
     for name, lr in cfg.optim.lr.items():
-        if not isinstance(lr, (int, float)) or isinstance(lr, bool) or lr <= 0:
-            raise ConfigError(f"{source}: [optim] lr.{name} must be a positive number, not {lr!r}.")
+        if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not math.isfinite(lr) or lr <= 0:
+            raise ConfigError(f"{source}: [optim] lr.{name} must be a positive finite number, not {lr!r}.")
     for name in ("log_every", "keep_last"):
         positive(f"log.{name}", getattr(cfg.log, name))
     for name in ("sample_every", "checkpoint_every", "eval_every"):
@@ -239,6 +276,15 @@ def _validate(cfg: RunConfig, source: str) -> None:
             raise ConfigError(f"{source}: [log] {name} must be 0 (never) or a positive number of steps.")
     if cfg.data.size <= 0 or cfg.data.workers < 0:
         raise ConfigError(f"{source}: [data] size must be positive and workers 0 or more.")
+    if cfg.data.size > MAX_ATELIER_SIZE:
+        raise ConfigError(f"{source}: [data] size is {cfg.data.size:,}, more than the {MAX_ATELIER_SIZE:,} "
+                          "synthetic examples the atelier generates (they are written to disk); use a smaller "
+                          "size or a real dataset.")
+    if cfg.data.workers > MAX_WORKERS:
+        raise ConfigError(f"{source}: [data] workers is {cfg.data.workers}, more than {MAX_WORKERS} processes.")
+    for name, value in cfg.loss.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{source}: [loss] {name} must be a finite number, not {value!r}.")
     for name, points in cfg.schedules.items():
         validate_schedule(name, points, source)
     for name, value in cfg.init.items():
@@ -256,11 +302,34 @@ def validate_schedule(name: str, points: Any, source: str = "config.toml") -> No
     last = -1
     for point in points:
         if (not isinstance(point, list) or len(point) != 2
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in point)):
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                           for v in point)):
             raise ConfigError(sentence + f"; got {point!r}.")
         if point[0] <= last or (last < 0 and point[0] != 0):
             raise ConfigError(sentence + f"; got {points!r}.")
         last = point[0]
+
+
+def validate_arch(arch: dict[str, Any], preset: dict[str, Any], family: str, source: str = "config.toml") -> None:
+    """[arch] overrides must keep the type of the family preset's value (``g_base = "wide"`` is refused by name
+    here, not by a TypeError deep inside the network code)."""
+    for key, value in arch.items():
+        if key not in preset:
+            continue
+        want = preset[key]
+        if want is None:
+            continue
+        if isinstance(want, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(want, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(want, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        else:
+            ok = isinstance(value, type(want))
+        if not ok:
+            raise ConfigError(f"{source}: [arch] {key} must be a {type(want).__name__} like the {family} preset's "
+                              f"{want!r}, not {value!r}.")
 
 
 def schedule_value(points: list[list[float]], step: int) -> float:

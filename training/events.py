@@ -27,6 +27,11 @@ the file with :func:`read_events`. Every event has these keys::
 
 Only rank 0 of a multi-process run writes events.
 
+Reading: a run folder may come from anywhere, so :func:`read_events` checks every event against this schema
+(:func:`validate_event`) before anyone plots it: an event whose ``kind``, ``step`` or ``time`` is unusable is
+dropped, a wrong optional field is removed, and a line longer than :data:`MAX_LINE_BYTES` is skipped without being
+parsed (and without being read again on the next call). ``stats`` counts what was left out.
+
 Stopping a run: the trainer ends a run early on SIGTERM/SIGINT or when a file named ``STOP`` (:data:`STOP_FILE`,
 any content) appears in RUN_DIR, which it looks for once per step. Either way it finishes the step, writes a
 checkpoint, deletes ``STOP``, logs ``stopped`` (``reason`` "SIGTERM", "SIGINT" or "stop-file") and exits 0. The
@@ -43,13 +48,16 @@ import math
 import os
 import sys
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
 EVENTS_FILE = "events.jsonl"
 STOP_FILE = "STOP"
 KINDS = ("status", "scalars", "sample", "checkpoint", "metrics", "error")
 STATUSES = ("started", "resumed", "finished", "stopped")
+MAX_LINE_BYTES = 1 << 20        # the writer's lines are a few hundred bytes; a megabyte is not an event
+_SCAN_CHUNK = 1 << 20
+_NON_FINITE = ("nan", "inf", "-inf", "infinity", "-infinity")
 
 
 def _clean(value: Any) -> Any:
@@ -104,14 +112,147 @@ class EventWriter:
                 self._file = None
 
 
-def read_events(path: str | os.PathLike, from_offset: int = 0,
-                max_bytes: int | None = None) -> tuple[list[dict[str, Any]], int]:
+def _count(stats: dict[str, int] | None, key: str) -> None:
+    if stats is not None:
+        stats[key] = stats.get(key, 0) + 1
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _scalar(value: Any) -> float | None:
+    """A logged value: a number, or one of the strings the writer uses for NaN/inf; None for anything else."""
+    if _is_number(value):
+        return float(value)
+    if isinstance(value, str) and value.strip().lower() in _NON_FINITE:
+        return float(value)
+    return None
+
+
+def _step(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float) and math.isfinite(value) and value >= 0 and value.is_integer():
+        return int(value)
+    return None
+
+
+def _relative_path(value: Any) -> str | None:
+    """A path inside the run folder (``samples/x.png``); absolute paths and ``..`` are not."""
+    if not isinstance(value, str) or not value or len(value) > 4096 or "\x00" in value:
+        return None
+    p = PurePosixPath(value.replace("\\", "/"))
+    if p.is_absolute() or ".." in p.parts or (p.parts and p.parts[0].endswith(":")):
+        return None
+    return value
+
+
+def validate_event(raw: Any) -> dict[str, Any] | None:
+    """The event with every field a reader uses checked against the schema above, or None when it is unusable
+    (not an object, unknown ``kind``, ``step`` not a whole number of 0 or more, or a kind's required field
+    missing). Optional fields of the wrong type (a ``time`` that is not a finite number) are dropped; other keys
+    pass through."""
+    if not isinstance(raw, dict) or raw.get("kind") not in KINDS:
+        return None
+    step = _step(raw.get("step"))
+    if step is None:
+        return None
+    kind = raw["kind"]
+    event = dict(raw)
+    event["step"] = step
+    if "time" in event:  # the writer always sets it; hand-written logs may not
+        when = event["time"]
+        if _is_number(when) and math.isfinite(when):
+            event["time"] = when
+        else:
+            del event["time"]
+    if kind == "status":
+        if raw.get("status") not in STATUSES:
+            return None
+        for key in ("total_steps", "batch_size", "world_size"):
+            if key in event and (_step(event[key]) is None or _step(event[key]) == 0):
+                del event[key]
+        for key in ("family", "preset", "device", "precision", "fixed_inputs", "reason"):
+            if key in event and not isinstance(event[key], str):
+                del event[key]
+        notes = event.get("notes")
+        if notes is not None:
+            event["notes"] = [n for n in notes if isinstance(n, str)] if isinstance(notes, list) else []
+        if "checkpoint" in event and _relative_path(event["checkpoint"]) is None:
+            event["checkpoint"] = None
+    elif kind in ("scalars", "metrics"):
+        values = raw.get("values")
+        if not isinstance(values, dict):
+            return None
+        event["values"] = {name: v for name, v in values.items() if _scalar(v) is not None}  # kept as written
+        if "split" in event and not isinstance(event["split"], str):
+            del event["split"]
+    elif kind == "sample":
+        if _relative_path(raw.get("path")) is None:
+            return None
+        rows = raw.get("rows")
+        event["rows"] = [r for r in rows if isinstance(r, str)] if isinstance(rows, list) else []
+    elif kind == "checkpoint":
+        if _relative_path(raw.get("path")) is None:
+            return None
+        event["best"] = raw.get("best") is True
+        if "monitor" in event and _scalar(event["monitor"]) is None:
+            del event["monitor"]
+    elif kind == "error":
+        event["error"] = raw.get("error") if isinstance(raw.get("error"), str) else "internal"
+        event["message"] = raw.get("message") if isinstance(raw.get("message"), str) else ""
+        if "checkpoint" in event and _relative_path(event["checkpoint"]) is None:
+            event["checkpoint"] = None
+        if "loss" in event and not isinstance(event["loss"], str):
+            del event["loss"]
+    return event
+
+
+def decode_lines(data: bytes, stats: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """The valid events among complete lines ``data``: over-long lines are skipped unparsed ("too_long"),
+    undecodable or off-schema ones dropped ("invalid")."""
+    events = []
+    for raw in data.splitlines():
+        if not raw.strip():
+            continue
+        if len(raw) > MAX_LINE_BYTES:
+            _count(stats, "too_long")
+            continue
+        try:
+            event = validate_event(json.loads(raw))
+        except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            event = None
+        if event is None:
+            _count(stats, "invalid")
+        else:
+            events.append(event)
+    return events
+
+
+def _skip_line(f: Any) -> int:
+    """Move past the next newline (or to the end of the file) in bounded reads; return the new offset."""
+    while True:
+        chunk = f.read(_SCAN_CHUNK)
+        if not chunk:
+            return f.tell()
+        nl = chunk.find(b"\n")
+        if nl >= 0:
+            return f.tell() - len(chunk) + nl + 1
+
+
+def read_events(path: str | os.PathLike, from_offset: int = 0, max_bytes: int | None = None,
+                stats: dict[str, int] | None = None) -> tuple[list[dict[str, Any]], int]:
     """Read the complete events after byte ``from_offset``; return them and the offset to continue from.
 
     ``path`` is the run folder or its events file. A last line without its newline is being written right now: it
-    is left for the next call. A line that is not valid JSON (a crash mid-write in an older run) is skipped. A
-    missing file reads as no events. ``max_bytes`` bounds one call (a copied-in run with a million events is read
-    in pieces): it reads about that much, never splitting a line (a single longer line is read whole).
+    is left for the next call, unless it is already longer than :data:`MAX_LINE_BYTES`: then it is skipped (to
+    its end, or to the end of the file) and counted in ``stats["too_long"]``, so it is never read twice. Lines
+    that are not valid JSON (a crash mid-write in an older run) or not valid events are skipped and counted in
+    ``stats["invalid"]``. A missing file reads as no events. ``max_bytes`` bounds one call (a copied-in run with
+    a million events is read in pieces): it reads about that much, never splitting a line.
     Deliberately free of torch and Qt: the app's Train tab tails runs with it.
     """
     path = Path(path)
@@ -120,28 +261,19 @@ def read_events(path: str | os.PathLike, from_offset: int = 0,
     try:
         with open(path, "rb") as f:
             f.seek(from_offset)
-            if max_bytes is None:
-                data = f.read()
-            else:
-                data = f.read(max_bytes)
-                while data and b"\n" not in data:  # one line longer than max_bytes
-                    more = f.read(max_bytes)
-                    if not more:
-                        break
-                    data += more
+            data = f.read() if max_bytes is None else f.read(max_bytes)
+            while data and b"\n" not in data and len(data) <= MAX_LINE_BYTES:  # one line longer than max_bytes
+                more = f.read(max(max_bytes or 0, 1 << 16))
+                if not more:
+                    break
+                data += more
+            end = data.rfind(b"\n")
+            if end < 0:
+                if len(data) <= MAX_LINE_BYTES:
+                    return [], from_offset
+                f.seek(from_offset + len(data))
+                _count(stats, "too_long")
+                return [], _skip_line(f)
     except FileNotFoundError:
         return [], from_offset
-    end = data.rfind(b"\n")
-    if end < 0:
-        return [], from_offset
-    events = []
-    for raw in data[: end + 1].splitlines():
-        if not raw.strip():
-            continue
-        try:
-            event = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            continue
-        if isinstance(event, dict):
-            events.append(event)
-    return events, from_offset + end + 1
+    return decode_lines(data[: end + 1], stats), from_offset + end + 1

@@ -10,7 +10,12 @@ A run folder is the whole interface between the app and the trainer (see ``train
 - smooths series with TensorBoard's debiased EMA (W&B uses the same formula), incrementally,
 - decimates a series to a few thousand min/max points for any visible range through a min/max pyramid, so
   drawing a million-point curve costs the same as drawing a thousand-point one,
-- infers a run's state (new, running, finished, stopped, crashed) from its events and its process.
+- infers a run's state (new, running, finished, stopped, crashed, or running elsewhere: another process holds
+  the run folder's lock) from its events, its lock and its process.
+
+Everything read from a run folder is untrusted: events pass :func:`training.events.validate_event` first, so an
+odd line (a step of "abc", a NaN time, 1000 nested brackets, a 200 MB line) is left out and counted, never the
+reason the run list comes up empty.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from training.events import EVENTS_FILE, read_events  # the trainer's reader: no torch, no Qt
+from fashionstudio.core.runlock import lock_holder
+from training.events import EVENTS_FILE, decode_lines, read_events  # the trainer's reader: no torch, no Qt
 
 _LFILTER: Any = None
 
@@ -52,6 +58,7 @@ DEFAULT_MODEL_FILE = "model.safetensors"
 # family -> (tool tab, what a designer calls it, the real dataset kinds its trainer reads)
 FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "pgpg": ("pose", "Pose change (PGPG)", ("inshop",)),
+    "posewarp": ("pose", "Pose change, warping (PoseWarp)", ("inshop",)),
     "pixeldtgan": ("extract", "Garment extraction (PixelDTGAN)", ("lookbook",)),
     "cyclegan": ("match", "Shoes \u2194 handbags (CycleGAN)", ("shoes_bags",)),
     "stylegan2": ("generate", "New images (StyleGAN2)", ("images", "fisb")),
@@ -114,7 +121,7 @@ def read_run_config(run_dir: str | os.PathLike) -> dict[str, Any]:
     try:
         with open(Path(run_dir) / CONFIG_FILE, "rb") as f:
             return tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError):
+    except (OSError, ValueError, RecursionError):  # TOMLDecodeError, non-UTF-8 bytes, absurd nesting
         return {}
 
 
@@ -579,6 +586,7 @@ class LogDelta:
     first_time: float | None = None
     last_time: float | None = None
     last_step: int | None = None
+    skipped: dict[str, int] = field(default_factory=dict)   # lines left out: "too_long", "invalid"
 
 
 def parse_events(events: list[dict[str, Any]], offset: int, more: bool) -> LogDelta:
@@ -636,6 +644,7 @@ class RunLog:
         self.last_time: float | None = None
         self.first_time: float | None = None
         self.n_events = 0
+        self.skipped: dict[str, int] = {}   # event lines left out so far ("too_long", "invalid")
 
     def read_delta(self, offset: int | None = None) -> LogDelta:
         """Read the next chunk after ``offset`` (default: where the last applied delta ended)."""
@@ -647,12 +656,14 @@ class RunLog:
         reset = size is not None and size < offset  # the file was replaced (e.g. copied in again): start over
         if reset:
             offset = 0
-        events, new_offset = read_events(self.path, offset, self.max_bytes)
+        stats: dict[str, int] = {}
+        events, new_offset = read_events(self.path, offset, self.max_bytes, stats)
         # More complete lines may follow at once when this read stopped short of the end; a partial last line
         # alone (no progress) waits for the next tick.
         more = size is not None and offset < new_offset < size
         delta = parse_events(events, new_offset, more)
         delta.reset = reset
+        delta.skipped = stats
         return delta
 
     def apply(self, delta: LogDelta) -> set[str]:
@@ -661,6 +672,8 @@ class RunLog:
             self._reset_summary()
         self.offset = delta.offset
         self.n_events += delta.n_events
+        for key, n in delta.skipped.items():
+            self.skipped[key] = self.skipped.get(key, 0) + n
         changed = set(delta.scalars)
         for tag, (steps, times, values) in delta.scalars.items():
             series = self.series.get(tag)
@@ -670,7 +683,7 @@ class RunLog:
         for ev in delta.events:
             kind = ev.get("kind")
             if kind == "sample" and isinstance(ev.get("path"), str):
-                step = int(ev.get("step", 0))
+                step = _event_step(ev)
                 self.samples = [s for s in self.samples if s[0] < step]  # a resume replaces later grids
                 self.samples.append((step, ev["path"], list(ev.get("rows") or [])))
             elif kind == "checkpoint":
@@ -724,26 +737,36 @@ class RunLog:
         return last_err
 
 
+def _event_step(ev: dict[str, Any]) -> int:
+    """A validated event's step (always a whole number; 0 for an event built by hand without one)."""
+    step = ev.get("step", 0)
+    return step if isinstance(step, int) and not isinstance(step, bool) else 0
+
+
 # ----- state --------------------------------------------------------------------------------------------------------
-STATES = ("new", "running", "finished", "stopped", "crashed")
+STATES = ("new", "running", "finished", "stopped", "crashed", "elsewhere")
 
 
 def infer_state(log: RunLog, process_running: bool | None = None, exit_code: int | None = None,
-                now: float | None = None, mtime: float | None = None) -> str:
-    """A run's state from its events and, when this app started it, its process.
+                now: float | None = None, mtime: float | None = None, locked: bool = False) -> str:
+    """A run's state from its events, its lock and, when this app started it, its process.
 
-    ``process_running`` is None for runs this app did not start: then a run that says it started, has not said
-    it ended, and wrote nothing for :data:`STALE_AFTER_S` is taken as crashed (killed without a word), while a
-    recently written one is running (in a terminal, on a server whose folder is shared).
+    ``locked``: another process holds the run folder's lock (:mod:`fashionstudio.core.runlock`), so it trains
+    there: "elsewhere". ``process_running`` is None for runs this app did not start: then a run that says it
+    started (or whose log shows training but has lost its start to the length of the log), has not said it ended,
+    and wrote nothing for :data:`STALE_AFTER_S` is taken as crashed (killed without a word), while a recently
+    written one is running (in a terminal, on a server whose folder is shared).
     """
     if process_running:
         return "running"
+    if locked:
+        return "elsewhere"
     if log.last_error() is not None:
         return "crashed"
     status = log.last_status
     if status in ("finished", "stopped"):
         return status
-    if status in ("started", "resumed"):
+    if status in ("started", "resumed") or (status is None and log.n_events and log.last_step > 0):
         if process_running is False:
             return "crashed"
         now = time.time() if now is None else now
@@ -785,6 +808,7 @@ class RunSummary:
     error: str | None = None
     has_checkpoint: bool = False
     mtime: float = 0.0
+    locked_by: dict[str, Any] | None = None   # who holds the run's lock (another process training it), if anyone
 
 
 def summarize_run(run_dir: str | os.PathLike, tail_bytes: int = 64 << 10, now: float | None = None) -> RunSummary:
@@ -806,21 +830,14 @@ def summarize_run(run_dir: str | os.PathLike, tail_bytes: int = 64 << 10, now: f
         if start:  # the first line is cut: skip it
             data = data[data.find(b"\n") + 1:]
         end = data.rfind(b"\n")
-        events = []
-        for raw in data[:end + 1].splitlines():
-            try:
-                ev = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                continue
-            if isinstance(ev, dict):
-                events.append(ev)
-        log.apply(parse_events(events, 0, False))
+        log.apply(parse_events(decode_lines(data[:end + 1]), 0, False))
     except OSError:
         pass
     summary.last_step = log.last_step
     if log.total_steps:
         summary.steps = log.total_steps
-    summary.state = infer_state(log, now=now, mtime=summary.mtime or None)
+    summary.locked_by = lock_holder(run_dir)
+    summary.state = infer_state(log, now=now, mtime=summary.mtime or None, locked=summary.locked_by is not None)
     err = log.last_error()
     summary.error = str(err.get("message", "")) if err else None
     return summary

@@ -14,6 +14,7 @@ import math
 import os
 import random
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -497,11 +498,16 @@ class Loop:
         if best:
             self.best_value = value
         state = self.checkpoint_state(rng or ckpt.capture_rng(), data or self.order.state_dict())
+        bad = ckpt.first_non_finite(state)
+        if bad is not None:  # never a "last good" state that cannot train: the previous checkpoint stays the last
+            print(f"warning: not writing a checkpoint at step {self.t.step}: the weight {bad} is not a finite "
+                  "number.", file=sys.stderr)
+            return self.last_checkpoint
         rel = f"{ckpt.CHECKPOINT_DIR}/{ckpt.step_name(self.t.step)}"
         path = ckpt.atomic_save(state, self.run_dir / rel)
         if best:
             ckpt.atomic_copy(path, path.parent / ckpt.BEST)
-        ckpt.prune(self.run_dir, self.cfg.log.keep_last)
+        ckpt.prune(self.run_dir, self.cfg.log.keep_last, protect=path)
         self.last_checkpoint = rel
         self.events.emit("checkpoint", self.t.step, path=rel, best=best,
                          **({"monitor": value} if value is not None else {}))
@@ -517,8 +523,9 @@ class Loop:
             return value
         return None
 
-    def restore(self, path: Path) -> None:
-        state = ckpt.load_checkpoint(path)
+    def restore(self, path: Path, state: dict[str, Any] | None = None) -> None:
+        """Continue from checkpoint ``path`` (``state``: its contents, when already loaded and verified)."""
+        state = ckpt.verify(path) if state is None else state
         if state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"'{path.name}' is not a FashionStudio training checkpoint.")
         if state["family"] != self.cfg.family:
