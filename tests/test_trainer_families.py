@@ -1,4 +1,4 @@
-"""The four family trainers on tiny synthetic-atelier datasets with tiny widths.
+"""The family trainers on tiny synthetic-atelier datasets with tiny widths.
 
 Per family: the loss that must fall does fall; N steps + resume + N steps equals 2N straight (torch.equal on every
 weight, EMA and optimiser tensor); the exported model file gives the same outputs as the trainer's (EMA) networks.
@@ -26,6 +26,7 @@ TINY_ARCH = {
     "cyclegan": {"resolution": RES, "g_base": 4, "g_down": 2, "g_res_blocks": 1, "d_base": 8, "d_blocks": 3},
     "stylegan2": {"resolution": RES, "z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 256,
                   "channel_max": 16},
+    "posewarp": {"resolution": RES, "g_base": 4, "n_scales": 3, "d_base": 4, "d_blocks": 2},
 }
 # StyleGAN2: regularisers every other step so a short run exercises R1, path length and their state.
 TINY_LOSS = {"stylegan2": {"r1_interval": 2, "pl_weight": 2.0, "pl_interval": 2}}
@@ -63,7 +64,7 @@ def leaves(tree) -> list:
     return torch.utils._pytree.tree_leaves(tree)
 
 
-@pytest.mark.parametrize("family", ["pgpg", "pixeldtgan", "cyclegan", "stylegan2"])
+@pytest.mark.parametrize("family", ["pgpg", "pixeldtgan", "cyclegan", "stylegan2", "posewarp"])
 def test_resume_equals_straight_and_export_matches(family, tmp_path, cache, capsys):
     straight = make_run(tmp_path / "straight", family, cache, steps=5)
     assert runner.main(["run", str(straight)]) == 0
@@ -101,6 +102,13 @@ def test_resume_equals_straight_and_export_matches(family, tmp_path, cache, caps
             c1 = model.networks["G1"](img, pose)
             assert torch.equal(c1, trained["G1"](img, pose))
             assert torch.equal(model.networks["G2"](img, c1), trained["G2"](img, c1))
+        elif family == "posewarp":
+            from fashionstudio.core.poses import render_heatmaps
+
+            kp = torch.tensor([[4 + j, 8 + j % 5] for j in range(18)], dtype=torch.float32).numpy()
+            src_pose = torch.from_numpy(render_heatmaps(kp, RES, 1.0))[None].expand(2, -1, -1, -1)
+            tgt_pose = torch.from_numpy(render_heatmaps(kp + 3, RES, 1.0))[None].expand(2, -1, -1, -1)
+            assert torch.equal(model.networks["G"](img, src_pose, tgt_pose), trained["G"](img, src_pose, tgt_pose))
         elif family == "stylegan2":
             z = torch.randn(2, 16, generator=g)
             assert model.meta["training"]["ema"] == ["G"]
@@ -121,6 +129,7 @@ def _mean(values: list[float]) -> float:
     ("pgpg", "loss/G1_l1", 50, {"optim": {"lr": {"G": 3e-3}}}),
     ("pixeldtgan", "loss/l1", 50, {"optim": {"lr": {"G": 3e-3}}}),
     ("cyclegan", "loss/cycle", 40, {"optim": {"lr": {"G": 3e-3}}}),
+    ("posewarp", "loss/l1", 50, {"optim": {"lr": {"G": 3e-3}}}),
 ])
 def test_the_reconstruction_loss_falls(family, loss, steps, over, tmp_path, cache, capsys):
     run = make_run(tmp_path / "run", family, cache, steps=steps, **over)
@@ -157,8 +166,9 @@ def test_stylegan2_generator_moves_toward_the_data(tmp_path, cache, capsys):
     assert scalars(run, "loss/r1") and scalars(run, "loss/path_length")
 
 
-@pytest.mark.parametrize("preset", ["thesis", "studio", "demo"])
-@pytest.mark.parametrize("family", ["pgpg", "pixeldtgan", "cyclegan", "stylegan2"])
+@pytest.mark.parametrize("family, preset", [
+    (family, preset) for family in ("pgpg", "pixeldtgan", "cyclegan", "stylegan2") for preset in ("thesis", "studio", "demo")
+] + [("posewarp", "studio"), ("posewarp", "demo")])  # PoseWarp is not a thesis model: no thesis preset
 def test_every_preset_file_is_a_valid_config(family, preset):
     """Each shipped preset loads, knows only its family's losses and optimisers, and matches a model preset."""
     from training.config import config_from_dict, merge_family_defaults, preset_path

@@ -27,7 +27,7 @@ pose-transfer CSV files.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,15 @@ KEYPOINT_MODEL_GOT_IUV = ("This pose model takes a keypoint skeleton, not a Dens
 IUV_MODEL_GOT_KEYPOINTS = ("This pose model was trained on DensePose IUV maps, not keypoint skeletons: drop a "
                            "DensePose IUV image (a *_IUV.png file) on the target pose area.")
 EMPTY_POSE = "The target pose has no joints: pick a pose from the library or reset the skeleton."
+NO_SOURCE_POSE = ("This pose model moves the photo's own pixels, so it needs to know the photo's pose: mark it "
+                  "with \"Mark this photo's pose\" (drag the skeleton onto the person), or open a photo that comes "
+                  "with a keypoint annotation.")
+SOURCE_TORSO_MISSING = ("The photo's pose has no {joints}: the body cannot be placed without both shoulders and "
+                        "both hips. Drag those joints onto the person in \"Mark this photo's pose\".")
+# Joints that carry the torso (OpenPose-18 order) and the limbs a missing joint takes away from the warp.
+_TORSO_JOINTS = {2: "right shoulder", 5: "left shoulder", 8: "right hip", 11: "left hip"}
+_LIMB_JOINTS = {3: "right elbow", 4: "right wrist", 6: "left elbow", 7: "left wrist", 9: "right knee",
+                10: "right ankle", 12: "left knee", 13: "left ankle", 0: "nose"}
 
 
 def heatmap_sigma(resolution: int) -> float:
@@ -181,13 +190,16 @@ class HeatmapRenderer:
 
 @dataclass
 class PoseResult:
-    """Both stages' results cut back to the photo's aspect, and the squares the networks produced."""
+    """Both stages' results cut back to the photo's aspect, and the squares the networks produced. For a PGPG model
+    ``coarse`` is G1's result; for a warping model it is the photo's plain warp before the decoder. ``notes`` are
+    sentences for the designer about this result (e.g. a limb the photo's pose lacks, drawn from scratch)."""
 
     coarse: Image.Image
     refined: Image.Image
     coarse_square: Image.Image
     refined_square: Image.Image
     letterbox: Letterbox
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -201,22 +213,34 @@ class PreparedSource:
 
 
 class PoseTransfer:
-    """Runs a loaded PGPG model (``fashionstudio.core.modelfile.LoadedModel`` or anything with ``networks``
-    {"G1", "G2"}, ``config`` and ``resolution``) on photos and target poses. Caches the prepared photo and the
-    heatmap grid, so a stream of pose edits on one photo costs only the two generators. Thread-safe."""
+    """Runs a loaded pose model (``fashionstudio.core.modelfile.LoadedModel`` or anything with ``networks``,
+    ``config`` and ``resolution``) on photos and target poses: a two-stage PGPG model (networks G1, G2) or a
+    warping model (one generator G that also takes the photo's own pose, ``needs_source_pose``). Caches the
+    prepared photo and the heatmap grid, so a stream of pose edits on one photo costs only the generators.
+    Thread-safe."""
 
     def __init__(self, model: Any) -> None:
         nets = getattr(model, "networks", {})
-        if "G1" not in nets or "G2" not in nets:
-            raise PoseInputError("This model file has no pose generators (G1 and G2): it is not a pose model.")
+        self.g1 = self.g2 = self.warper = None
+        if "G1" in nets and "G2" in nets:
+            self.g1, self.g2 = nets["G1"], nets["G2"]
+        elif "G" in nets and getattr(nets["G"], "needs_source_pose", False):
+            self.warper = nets["G"]
+        else:
+            raise PoseInputError("This model file has no pose generators (G1 and G2, or a warping G): it is not a "
+                                 "pose model.")
         self.model = model
-        self.g1, self.g2 = nets["G1"], nets["G2"]
         self.resolution = int(model.resolution)
         self.pose_channels = int(model.config.get("pose_channels", 18))
-        self.device = next(self.g1.parameters()).device
+        self.device = next((self.g1 or self.warper).parameters()).device
         self._lock = threading.Lock()
         self._prepared: PreparedSource | None = None
         self._heatmaps = HeatmapRenderer(self.resolution, device=self.device) if self.pose_channels == 18 else None
+
+    @property
+    def needs_source_pose(self) -> bool:
+        """True when the model also needs the photo's own pose (a warping model moves the photo's pixels)."""
+        return self.warper is not None
 
     @property
     def takes_iuv(self) -> bool:
@@ -258,33 +282,62 @@ class PoseTransfer:
         assert self._heatmaps is not None
         return self._heatmaps(box.keypoints_to_model(pose))
 
-    def run(self, photo: Image.Image | PreparedSource, target: Any) -> PoseResult:
-        """G1 then G2 on ``photo`` (letterboxed) and ``target``; both results at the photo's aspect ratio."""
+    def source_condition(self, source_pose: Any, box: Letterbox) -> tuple[Any, list[str]]:
+        """Heatmaps [1, 18, R, R] of the photo's own pose (normalised (y, x) in the photo's frame), and notes on
+        the limbs it lacks. Raises PoseInputError when it is absent or cannot place the torso."""
+        if source_pose is None:
+            raise PoseInputError(NO_SOURCE_POSE)
+        try:
+            pose = as_pose(source_pose)
+        except ValueError as exc:
+            raise PoseInputError(f"The photo's pose is not an 18-joint skeleton ({exc}).") from None
+        ok = visible(pose)
+        if not ok.any():
+            raise PoseInputError(NO_SOURCE_POSE)
+        missing = [name for j, name in _TORSO_JOINTS.items() if not ok[j]]
+        if missing:
+            raise PoseInputError(SOURCE_TORSO_MISSING.format(joints=" and ".join(missing)))
+        absent = [name for j, name in _LIMB_JOINTS.items() if not ok[j]]
+        notes = ([f"The photo's pose has no {', '.join(absent)}: those parts are drawn from scratch, not copied "
+                  "from the photo."] if absent else [])
+        assert self._heatmaps is not None
+        return self._heatmaps(box.keypoints_to_model(pose)), notes
+
+    def run(self, photo: Image.Image | PreparedSource, target: Any, source_pose: Any = None) -> PoseResult:
+        """The model on ``photo`` (letterboxed) and ``target`` (PGPG: G1 then G2; a warping model also reads
+        ``source_pose``, the photo's own pose, normalised (y, x) like the target); results at the photo's aspect."""
         import torch
 
         from fashionstudio.core.images import tensor_to_pil
 
         source = photo if isinstance(photo, PreparedSource) else self.prepare(photo)
         pose = self.condition(target, source.letterbox)
+        notes: list[str] = []
         with torch.inference_mode():
-            coarse = self.g1(source.tensor, pose)
-            refined = self.g2(source.tensor, coarse)
+            if self.warper is not None:
+                src_pose, notes = self.source_condition(source_pose, source.letterbox)
+                parts = self.warper.parts(source.tensor, src_pose, pose)
+                coarse, refined = parts["warped"], parts["output"]
+            else:
+                coarse = self.g1(source.tensor, pose)
+                refined = self.g2(source.tensor, coarse)
         coarse_sq, refined_sq = tensor_to_pil(coarse), tensor_to_pil(refined)
         box = source.letterbox
-        return PoseResult(unletterbox(coarse_sq, box), unletterbox(refined_sq, box), coarse_sq, refined_sq, box)
+        return PoseResult(unletterbox(coarse_sq, box), unletterbox(refined_sq, box), coarse_sq, refined_sq, box,
+                          notes)
 
 
-def run_pose_transfer(model: Any, photo: Image.Image, target: Any) -> PoseResult:
+def run_pose_transfer(model: Any, photo: Image.Image, target: Any, source_pose: Any = None) -> PoseResult:
     """One-shot convenience for scripts: ``model`` is a LoadedModel or a model file path."""
     if not hasattr(model, "networks"):
         from fashionstudio.core.modelfile import load_model_file
 
         model = load_model_file(model)
-    return PoseTransfer(model).run(photo, target)
+    return PoseTransfer(model).run(photo, target, source_pose)
 
 
 __all__ = [
-    "EMPTY_POSE", "HeatmapRenderer", "IUV_MODEL_GOT_KEYPOINTS", "KEYPOINT_MODEL_GOT_IUV", "Letterbox",
+    "EMPTY_POSE", "HeatmapRenderer", "NO_SOURCE_POSE", "SOURCE_TORSO_MISSING", "IUV_MODEL_GOT_KEYPOINTS", "KEYPOINT_MODEL_GOT_IUV", "Letterbox",
     "NUM_KEYPOINTS", "PoseInputError", "PoseResult", "PoseTransfer", "PreparedSource", "STANDARD_FRAME",
     "backdrop_colour", "default_target_pose", "heatmap_sigma", "iuv_condition", "iuv_preview", "letterbox", "normalise_keypoints",
     "pixel_keypoints", "read_iuv", "refit_pose", "run_pose_transfer", "unletterbox",

@@ -19,16 +19,29 @@ _BUILTIN: dict[str, str] = {
     "pixeldtgan": "fashionstudio.models.pixeldtgan:build",
     "cyclegan": "fashionstudio.models.cyclegan:build",
     "stylegan2": "fashionstudio.models.stylegan2:build",
+    "posewarp": "fashionstudio.models.posewarp:build",
 }
 _REGISTERED: dict[str, Builder] = {}
 
-# Which tool tab uses which family.
-TOOL_FAMILY: dict[str, str] = {
-    "pose": "pgpg",
-    "extract": "pixeldtgan",
-    "match": "cyclegan",
-    "generate": "stylegan2",
+# Which families each tool tab runs; the thesis's family first.
+TOOL_FAMILIES: dict[str, tuple[str, ...]] = {
+    "pose": ("pgpg", "posewarp"),
+    "extract": ("pixeldtgan",),
+    "match": ("cyclegan",),
+    "generate": ("stylegan2",),
 }
+# The family of each tool's shipped demo model.
+TOOL_FAMILY: dict[str, str] = {"pose": "pgpg", "extract": "pixeldtgan", "match": "cyclegan",
+                               "generate": "stylegan2"}
+
+
+def tool_family_error(tool: str, family: str, file_name: str) -> str | None:
+    """The sentence for a model file of ``family`` opened in ``tool``, or None when the tool runs that family."""
+    allowed = TOOL_FAMILIES.get(tool)
+    if allowed is None or family in allowed:
+        return None
+    return (f"'{file_name}' is a {family} model, but the {tool.capitalize()} tool needs a "
+            f"{' or '.join(allowed)} model.")
 
 
 class UnknownFamilyError(KeyError):

@@ -167,17 +167,14 @@ class ModelManager(QObject):
         self._paths[key] = path
         generation = self._generation.get(key, 0) + 1
         self._generation[key] = generation
-        expected_family = registry.TOOL_FAMILY.get(key)
 
         def job() -> tuple[Any, int]:
             from fashionstudio.core.modelfile import ModelFileError, load_model_file, read_model_info
 
             meta = read_model_info(path)
-            if expected_family and meta["family"] != expected_family:
-                raise ModelFileError(
-                    f"'{path.name}' is a {meta['family']} model, but the {key.capitalize()} tool needs a "
-                    f"{expected_family} model."
-                )
+            mismatch = registry.tool_family_error(key, meta["family"], path.name)
+            if mismatch:
+                raise ModelFileError(mismatch)
             device = self._resolve_device()
             model = load_model_file(path, device=device)
             return model, model.nbytes()

@@ -269,7 +269,7 @@ def _dataset(run_cfg: dict[str, Any] | None, family: str, arch: dict[str, Any], 
         from training.data import make_dataset
 
         options = dict(cfg.data.options)
-        if family == "pgpg":
+        if family in ("pgpg", "posewarp"):
             options.setdefault("pose", "iuv" if arch.get("pose_channels") == 3 else "heatmaps")
         dataset = make_dataset(cfg.data.kind, cfg.data.path, split, resolution, **options)
     base = dataset

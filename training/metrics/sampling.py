@@ -13,7 +13,8 @@ batches (:meth:`FamilySpec.sample`), and which of those names the evaluation com
 Each spec also produces the obvious baselines next to the model's own images, so that every report can say
 whether the model beats them:
 
-- Pose (pgpg): the source returned unchanged, and G1's coarse result next to G2's refined one;
+- Pose (pgpg, posewarp): the source returned unchanged, the real target read by the classifier (ceiling), and
+  the first stage (G1's coarse result; the plain warp) next to the result;
 - Extract (pixeldtgan): a centred crop of the source photo instead of the generated flat garment;
 - Match (cyclegan): a random real item of the other domain (chance-level colour/pattern agreement);
 - Generate (stylegan2): the same architecture after 0 training steps (seeded initial weights).
@@ -97,25 +98,84 @@ def centre_crop(images: Tensor, fraction: float = 0.5) -> Tensor:
 
 # ------------------------------------------------------------------------------------------------- Pose (PGPG)
 
+def _inshop_labels(dataset: Any) -> dict[str, dict[str, str]]:
+    """Photo path (relative to the in-shop root) -> its outfit's main garment and its pose kind, from the
+    atelier's ``atelier.json`` (empty for real data, whose outfits are then read off the source by the classifier)."""
+    import json
+    from pathlib import Path
+
+    base = _base_dataset(dataset)
+    cached = getattr(base, "_fs_photo_labels", None)
+    if cached is not None:
+        return cached
+    table: dict[str, dict[str, str]] = {}
+    root = getattr(base, "root", None)
+    meta_path = Path(root) / "atelier.json" if root is not None else None
+    if meta_path is not None and meta_path.is_file():
+        for item in json.loads(meta_path.read_text()).get("items", []):
+            folder = f"{item.get('gender')}/{item.get('category')}/{item.get('item_id')}"
+            for key, image in (item.get("images") or {}).items():
+                group = (item.get("groups") or {}).get(key.split("/")[0], {})
+                main = group.get("dress") or group.get("top") or {}
+                table[f"Img/{folder}/{key.split('/')[-1]}"] = {
+                    "garment_type": main.get("type"), "colour": main.get("colour_family"),
+                    "pattern": main.get("pattern"), "pose": image.get("pose_kind")}
+    try:
+        base._fs_photo_labels = table
+    except AttributeError:
+        pass
+    return table
+
+
+def _pose_labels(ctx: SamplingContext, batch: dict[str, Any]) -> Labels:
+    """The target photo's labels: the outfit (the same as the source's: one item and group) and its pose kind."""
+    table = _inshop_labels(ctx.dataset)
+    names = batch.get("tgt_name")
+    if not table or names is None:
+        return {}
+    rows = [table.get(str(n), {}) for n in names]
+    return {"target": {h: [r.get(h) for r in rows] for h in _POSE_HEADS}}
+
+
+def _pose_sampled(ctx: SamplingContext, batch: dict[str, Any], images: dict[str, Tensor]) -> Sampled:
+    masks = {"target": batch["tgt_mask"].float().cpu()} if "tgt_mask" in batch else {}
+    return Sampled({"source": _out(batch["src"]), "target": _out(batch["tgt"]),
+                    **{k: _out(v) for k, v in images.items()}}, _pose_labels(ctx, batch), masks)
+
+
 def _sample_pgpg(ctx: SamplingContext, batch: dict[str, Any]) -> Sampled:
     g1, g2 = ctx.networks["G1"], ctx.networks["G2"]
     src = batch["src"].to(ctx.device)
-    pose = batch["tgt_pose"].to(ctx.device)
-    coarse = g1(src, pose)
-    refined = g2(src, coarse)
-    masks = {"target": batch["tgt_mask"].float().cpu()} if "tgt_mask" in batch else {}
-    return Sampled({"source": _out(src), "target": _out(batch["tgt"]), "coarse": _out(coarse),
-                    "refined": _out(refined)}, masks=masks)
+    coarse = g1(src, batch["tgt_pose"].to(ctx.device))
+    return _pose_sampled(ctx, batch, {"coarse": coarse, "refined": g2(src, coarse)})
 
 
-PGPG = FamilySpec(
-    family="pgpg", tool="pose", sample=_sample_pgpg,
-    sets={"model": ("refined", "target"), "g1_coarse": ("coarse", "target"),
-          "baseline_source_unchanged": ("source", "target")},
-    pairs={"model": ("refined", "target"), "g1_coarse": ("coarse", "target"),
-           "baseline_source_unchanged": ("source", "target")},
-    baselines="baseline_source_unchanged returns the source photo as the answer; g1_coarse is stage 1 alone.",
-)
+def _sample_posewarp(ctx: SamplingContext, batch: dict[str, Any]) -> Sampled:
+    parts = ctx.networks["G"].parts(batch["src"].to(ctx.device), batch["src_pose"].to(ctx.device),
+                                    batch["tgt_pose"].to(ctx.device))
+    return _pose_sampled(ctx, batch, {"coarse": parts["warped"], "refined": parts["output"]})
+
+
+# Outfit kept (garment type, colour family, pattern of the source's main garment) and pose followed (pose kind of
+# the target), all read by the atelier classifier against the target photo's labels.
+_POSE_HEADS = ("garment_type", "colour", "pattern", "pose")
+_POSE_BASELINES = ("baseline_source_unchanged returns the source photo as the answer; ceiling_real_target is the "
+                   "classifier reading the real target photos (the score of a result indistinguishable from them).")
+
+
+def _pose_spec(family: str, sample: Callable[[SamplingContext, dict[str, Any]], Sampled], coarse_name: str,
+               coarse_note: str) -> FamilySpec:
+    rows = {"model": ("refined", "target"), coarse_name: ("coarse", "target"),
+            "baseline_source_unchanged": ("source", "target")}
+    agreements = {name: (img, ref, _POSE_HEADS) for name, (img, ref) in rows.items()}
+    agreements["ceiling_real_target"] = ("target", "target", _POSE_HEADS)
+    return FamilySpec(family=family, tool="pose", sample=sample, sets=rows, pairs=rows, agreements=agreements,
+                      baselines=f"{_POSE_BASELINES} {coarse_note}")
+
+
+PGPG = _pose_spec("pgpg", _sample_pgpg, "g1_coarse", "g1_coarse is stage 1 alone.")
+POSEWARP = _pose_spec("posewarp", _sample_posewarp, "warp_only",
+                      "warp_only is the part-affine warp of the source alone, before the decoder.")
 
 
 # ------------------------------------------------------------------------------------------ Extract (PixelDTGAN)
@@ -240,7 +300,7 @@ STYLEGAN2 = FamilySpec(
               "real images come from the training split, as FID for unconditional generators does.",
 )
 
-SPECS: dict[str, FamilySpec] = {s.family: s for s in (PGPG, PIXELDTGAN, CYCLEGAN, STYLEGAN2)}
+SPECS: dict[str, FamilySpec] = {s.family: s for s in (PGPG, POSEWARP, PIXELDTGAN, CYCLEGAN, STYLEGAN2)}
 
 
 def register_spec(spec: FamilySpec) -> None:

@@ -14,6 +14,7 @@ _BUILTIN = {
     "pixeldtgan": "training.trainers.pixeldtgan:PixelDTGANTrainer",
     "cyclegan": "training.trainers.cyclegan:CycleGANTrainer",
     "stylegan2": "training.trainers.stylegan2:StyleGAN2Trainer",
+    "posewarp": "training.trainers.posewarp:PoseWarpTrainer",
 }
 _REGISTERED: dict[str, Any] = {}
 

@@ -16,7 +16,7 @@ from training.config import RunConfig
 from training.trainers.base import DataError
 
 # The reader kind each family trains on by default, and the item keys its trainer reads.
-FAMILY_KIND = {"pgpg": "inshop", "pixeldtgan": "lookbook", "cyclegan": "shoes_bags", "stylegan2": "images"}
+FAMILY_KIND = {"pgpg": "inshop", "posewarp": "inshop", "pixeldtgan": "lookbook", "cyclegan": "shoes_bags", "stylegan2": "images"}
 FAMILY_KEYS = {
     "pgpg": ("src", "tgt", "tgt_pose", "tgt_mask"),
     "pixeldtgan": ("person", "flat", "flat_other"),
@@ -58,7 +58,7 @@ def family_dataset(cfg: RunConfig, run_dir: Path, split: str, arch: dict[str, An
     default_kind = FAMILY_KIND.get(cfg.family)
     kind = cfg.data.kind
     options = dict(cfg.data.options)
-    if cfg.family == "pgpg" and "pose" not in options:
+    if cfg.family in ("pgpg", "posewarp") and "pose" not in options:
         options["pose"] = "iuv" if arch.get("pose_channels") == 3 else "heatmaps"
     if kind == "atelier":
         if default_kind is None:
