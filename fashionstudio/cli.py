@@ -241,12 +241,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
             state = base.with_seed(seed)
             img = tensor_to_pil(G.synthesis(space.state_ws(state)))
             path = save_png_with_provenance(img, out_dir / f"seed{seed:05d}.png",
-                                            result_provenance(model, "generate", state.to_dict(), None))
+                                            result_provenance(model, "generate", generate_settings(state), None))
             if not args.quiet:
                 print(f"[{i + 1}/{len(seeds)}] {path.name}", file=sys.stderr)
     print(f"Wrote {len(seeds)} image{'s' if len(seeds) != 1 else ''}. Output: {out_dir} "
           f"({time.perf_counter() - t0:.1f} s)")
     return EXIT_OK
+
+
+def generate_settings(state: Any) -> dict[str, Any]:
+    """The settings a Generate PNG stores: the same form as the Generate tab's export, so it reopens there."""
+    from fashionstudio.core.latent import state_summary
+
+    return {**state_summary(state), "state": state.to_dict()}
 
 
 def has_generate() -> bool:

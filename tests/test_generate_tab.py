@@ -282,3 +282,144 @@ def test_choices_are_remembered_between_sessions(qtbot, tab):
     qtbot.addWidget(again)
     assert again.frames_spin.value() == 21 and again.method_combo.currentData() == "ganspace"
     again.shutdown()
+
+
+# ------------------------------------------------------------------------------------------------ issue 18 fixes
+def test_cancelled_projection_goes_back_to_the_image_its_settings_describe(qtbot, tab, tmp_path):
+    tab.set_seed(4)
+    settle(qtbot, tab)
+    before = pixels(tab.result_image())
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (32, 32), (20, 200, 40)).save(photo)
+    tab.steps_spin.setValue(1000)
+    tab.open_image(photo)
+    # a preview of the half-finished projection is on the canvas
+    qtbot.waitUntil(lambda: tab.projection.progress.value() > 12
+                    and not np.array_equal(pixels(tab.result_image()), before), timeout=WAIT_MS)
+    tab.cancel_projection()
+    assert np.array_equal(pixels(tab.result_image()), before)  # at once: no gap with a preview left on screen
+    settle(qtbot, tab)
+    assert tab._shown_state.seed == 4 and tab._shown_state.base_ws is None
+    out = tab.export_result(tmp_path / "after_cancel.png")
+    tab.set_seed(11)
+    settle(qtbot, tab)
+    tab.open_image(out)
+    qtbot.waitUntil(lambda: tab._shown_state.seed == 4 and not tab.is_busy(), timeout=WAIT_MS)
+    settle(qtbot, tab)
+    assert np.abs(pixels(tab.result_image()) - pixels(Image.open(out))).max() <= 1
+
+
+def test_a_png_from_the_cli_reopens_in_the_tab(qtbot, tab, tmp_path, model_path):
+    from fashionstudio import cli
+
+    assert cli.main(["generate", str(tmp_path / "gen"), "--seeds", "6", "--psi", "0.5", "--model",
+                     str(model_path), "-q"]) == 0
+    png = tmp_path / "gen" / "seed00006.png"
+    messages = []
+    tab.status_message.connect(messages.append)
+    tab.open_image(png)
+    qtbot.waitUntil(lambda: tab._shown_state is not None and tab._shown_state.seed == 6 and not tab.is_busy(),
+                    timeout=WAIT_MS)
+    settle(qtbot, tab)
+    assert tab.psi_slider.value() == 50 and tab.result_canvas.error_text() is None
+    assert any("Restored" in m for m in messages)
+    # the CLI renders with G.synthesis, the tab with its fast renderer: the same picture up to rounding
+    assert np.abs(pixels(tab.result_image()) - pixels(Image.open(png))).max() <= 2
+
+
+def test_a_reloaded_direction_set_shows_its_own_method(qtbot, tab, tmp_path):
+    tab.method_combo.setCurrentIndex(tab.method_combo.findData("ganspace"))
+    qtbot.waitUntil(lambda: tab.sliders.directions()[0].source == "ganspace" and not tab.is_busy(),
+                    timeout=WAIT_MS)
+    path = tab.save_direction_set(tmp_path / "pca.json")
+    tab.method_combo.setCurrentIndex(tab.method_combo.findData("sefa"))
+    qtbot.waitUntil(lambda: tab.sliders.directions()[0].source == "sefa" and not tab.is_busy(), timeout=WAIT_MS)
+    assert tab.load_direction_set(path)
+    assert tab.method_combo.currentData() == "ganspace" and tab.state.method == "ganspace"
+    assert tab.sliders.directions()[0].source == "ganspace"
+    settle(qtbot, tab)
+    assert tab.sliders.directions()[0].source == "ganspace"  # showing the method recomputed nothing
+    # an exported image remembers it as well
+    tab.set_slider_value(0, 1.5)
+    settle(qtbot, tab)
+    out = tab.export_result(tmp_path / "pca.png")
+    tab.method_combo.setCurrentIndex(tab.method_combo.findData("sefa"))
+    qtbot.waitUntil(lambda: tab.sliders.directions()[0].source == "sefa" and not tab.is_busy(), timeout=WAIT_MS)
+    tab.open_image(out)
+    qtbot.waitUntil(lambda: tab.method_combo.currentData() == "ganspace" and not tab.is_busy(), timeout=WAIT_MS)
+    assert tab.sliders.directions()[0].source == "ganspace" and tab.sliders.value(0) == pytest.approx(1.5)
+
+
+class ColourReader:
+    """Stands in for the atelier classifier on the tiny 16 px generator: brightest channel, and light or dark."""
+
+    classes = {"colour": ["red", "green", "blue"], "brightness": ["dark", "light"]}
+
+    def __call__(self, images):
+        return {"colour": images.mean(dim=(2, 3)).argmax(1),
+                "brightness": (images.mean(dim=(1, 2, 3)) > images.mean()).long()}
+
+
+def test_named_attribute_sliders_compute_with_progress_and_restore(qtbot, tab, tmp_path):
+    tab.attribute_job._reader = ColourReader()
+    tab.attribute_job.n_samples = 400
+    progress = []
+    tab.attribute_job.progress.connect(lambda done, total: progress.append((done, total)))
+    tab.method_combo.setCurrentIndex(tab.method_combo.findData("attributes"))
+    assert not tab.attribute_progress.isHidden() and not tab.direction_count.isEnabled()
+    qtbot.waitUntil(lambda: tab.sliders.count() and tab.sliders.directions()[0].source == "attributes"
+                    and not tab.is_busy(), timeout=WAIT_MS)
+    assert progress[-1] == (400, 400) and tab.attribute_progress.isHidden()
+    names = [d.name for d in tab.sliders.directions()]
+    assert "less / more light (brightness)" in names and all(n.startswith("less / more ") for n in names)
+    i = names.index("less / more light (brightness)")
+    before = pixels(tab.result_image())
+    tab.sliders.rename(i, "brighter")
+    tab.set_slider_value(i, 2.0)
+    settle(qtbot, tab)
+    edited = pixels(tab.result_image())
+    assert edited.mean() > before.mean()
+    # another layer range reuses the fitted boundaries: nothing is recomputed
+    tab.direction_layers.setCurrentIndex(tab.direction_layers.findData("fine"))
+    assert not tab.attribute_job.is_running()
+    qtbot.waitUntil(lambda: tab.sliders.directions()[0].layers == tab.layer_presets()["fine"], timeout=WAIT_MS)
+    tab.direction_layers.setCurrentIndex(tab.direction_layers.findData("all"))
+    qtbot.waitUntil(lambda: tab.sliders.directions()[0].layers == tab.layer_presets()["all"], timeout=WAIT_MS)
+    tab.sliders.rename(i, "brighter")
+    tab.set_slider_value(i, 2.0)
+    settle(qtbot, tab)
+    out = tab.export_result(tmp_path / "bright.png")
+    saved_set = tab.save_direction_set(tmp_path / "attributes.json")
+    # back to SeFa, then the export restores the attribute sliders, their names and values
+    tab.method_combo.setCurrentIndex(tab.method_combo.findData("sefa"))
+    qtbot.waitUntil(lambda: tab.sliders.directions()[0].source == "sefa" and not tab.is_busy(), timeout=WAIT_MS)
+    tab.open_image(out)
+    qtbot.waitUntil(lambda: tab.method_combo.currentData() == "attributes" and not tab.is_busy(), timeout=WAIT_MS)
+    settle(qtbot, tab)
+    assert tab.sliders.directions()[i].name == "brighter" and tab.sliders.value(i) == pytest.approx(2.0)
+    assert np.abs(pixels(tab.result_image()) - edited).max() <= 1
+    tab.method_combo.setCurrentIndex(tab.method_combo.findData("sefa"))
+    qtbot.waitUntil(lambda: tab.sliders.directions()[0].source == "sefa" and not tab.is_busy(), timeout=WAIT_MS)
+    assert tab.load_direction_set(saved_set) and tab.method_combo.currentData() == "attributes"
+    assert tab.sliders.directions()[i].name == "brighter"
+
+
+def test_attribute_sliders_without_a_usable_classifier_say_why(qtbot, tab):
+    class Blind:
+        classes = {"colour": ["red", "green"]}
+
+        def __call__(self, images):
+            import torch
+
+            return {"colour": torch.zeros(images.shape[0], dtype=torch.long)}
+
+    messages = []
+    tab.status_message.connect(messages.append)
+    tab.attribute_job._reader = Blind()
+    tab.attribute_job.n_samples = 200
+    tab.method_combo.setCurrentIndex(tab.method_combo.findData("attributes"))
+    qtbot.waitUntil(lambda: not tab.is_busy(), timeout=WAIT_MS)
+    assert any("reads every generated sample the same way" in m for m in messages)
+    assert "Something went wrong" not in tab.sliders.empty.text()
+    tab.method_combo.setCurrentIndex(tab.method_combo.findData("sefa"))  # the tab stays usable
+    qtbot.waitUntil(lambda: tab.sliders.count() >= 10 and not tab.is_busy(), timeout=WAIT_MS)

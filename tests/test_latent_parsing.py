@@ -111,3 +111,14 @@ def test_a_png_with_deeply_nested_settings_is_damaged_not_a_crash(tmp_path):
     Image.new("RGB", (8, 8)).save(path, pnginfo=meta)
     with pytest.raises(StateError, match="deep.png"):
         latent.state_from_png(path)
+
+
+def test_a_png_whose_settings_are_the_state_itself_reopens(tmp_path):
+    # what fashionstudio-cli generate wrote before it used the tab's form ({summary..., "state": ...})
+    from fashionstudio.core.provenance import save_png_with_provenance
+
+    state = GenerateState(x=6, psi=0.5)
+    path = save_png_with_provenance(Image.new("RGB", (8, 8)), tmp_path / "seed00006.png",
+                                    {"tool": "generate", "settings": state.to_dict()})
+    back = latent.state_from_png(path)
+    assert back is not None and (back.seed, back.psi) == (6, 0.5)

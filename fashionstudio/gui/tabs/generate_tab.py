@@ -1,7 +1,8 @@
 """Generate tab: browse and edit StyleGAN2 fashion images live.
 
 Seeds in a thumbnail grid; the result follows ψ (with a layer cutoff), style mixing, noise and semantic sliders
-(SeFa or GANSpace directions computed from the loaded generator) as they move. Dragging over the image or the
+(SeFa or GANSpace directions computed from the loaded generator, or named attribute sliders fitted to the
+atelier classifier's readings of its samples) as they move. Dragging over the image or the
 arrow keys walk smoothly to neighbouring seeds. Two kept images give an interpolation strip (GIF/MP4); a dropped
 photo is projected into the generator and then edited with the same sliders. Export writes the whole editor
 state into the PNG; opening that PNG restores it.
@@ -26,13 +27,14 @@ from PIL import Image
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer
 from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QPushButton,
+    QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton,
     QSlider, QSpinBox, QTabWidget, QVBoxLayout, QWidget,
 )
 
 from fashionstudio.gui.model_manager import ModelManager
 from fashionstudio.gui.tool_tab import ToolTab
 from fashionstudio.gui.widgets.animation_panel import AnimationPanel
+from fashionstudio.gui.widgets.attribute_job import AttributeSliderJob
 from fashionstudio.gui.widgets.interpolation_strip import InterpolationStrip
 from fashionstudio.gui.widgets.latent_sliders import DirectionSliders
 from fashionstudio.gui.widgets.projection_panel import ProjectionPanel
@@ -107,6 +109,7 @@ class GenerateTab(ToolTab):
         self._engine_lock = threading.Lock()
         self._prepared_sha: str | None = None
         self._directions_busy = False
+        self._directions_request = 0
         self._thumb_generation = 0
         self._state_history: list[Any] = []
         self._kept: dict[str, Any] = {}
@@ -169,6 +172,7 @@ class GenerateTab(ToolTab):
         self.projection = ProjectionPanel()
         self.projection.preview.connect(self.result_canvas.set_image)
         self.projection.finished.connect(self._projection_finished)
+        self.projection.stopped.connect(self._projection_stopped)
         self.projection.message.connect(self.status_message)
         self.projection.again_requested.connect(lambda: self.start_projection(self.source_image()))
         self.steps_spin = self.projection.steps_spin
@@ -310,7 +314,10 @@ class GenerateTab(ToolTab):
         self.method_combo = QComboBox()
         self.method_combo.addItem("SeFa (style weights)", "sefa")
         self.method_combo.addItem("GANSpace (PCA of w)", "ganspace")
-        self.method_combo.setToolTip("How the directions are found: both need no training")
+        self.method_combo.addItem("Named attributes (garment, colour, pattern, pose)", "attributes")
+        self.method_combo.setToolTip("How the directions are found: SeFa and GANSpace from the generator alone; "
+                                     "named attributes from the atelier classifier's reading of 2000 samples, "
+                                     "each keeping the other attributes fixed")
         self.method_combo.currentIndexChanged.connect(lambda _: self.recompute_directions())
         self.direction_layers = QComboBox()
         for key in ("all", "coarse", "middle", "fine"):
@@ -326,6 +333,17 @@ class GenerateTab(ToolTab):
         top.addWidget(self.direction_layers, 1, 0)
         top.addWidget(self.direction_count, 1, 1)
         lay.addLayout(top)
+        self.attribute_progress = QProgressBar()
+        self.attribute_progress.setFormat("Reading samples… %p%")
+        self.attribute_progress.hide()
+        lay.addWidget(self.attribute_progress)
+        self.attribute_job = AttributeSliderJob(self)
+        self.attribute_job.progress.connect(self._attribute_progress)
+        # The job is cancelled whenever another computation starts, so what it reports is the latest request.
+        self.attribute_job.finished.connect(
+            lambda model, dirs: self._directions_ready(model, "attributes", dirs, self._directions_request))
+        self.attribute_job.failed.connect(
+            lambda model, text: self._directions_failed(model, text, self._directions_request))
         self.sliders = DirectionSliders()
         self.sliders.changed.connect(self._sliders_changed)
         self.sliders.pressed.connect(self._push_state)  # one undo step per drag
@@ -401,9 +419,18 @@ class GenerateTab(ToolTab):
         method = self.method_combo.currentData()
         layers = self.layer_presets()[self.direction_layers.currentData()]
         k = self.direction_count.value()
+        self.direction_count.setEnabled(method != "attributes")  # one slider per attribute value the model shows
         self._directions_busy = True
+        self._directions_request += 1
+        request = self._directions_request
         self.sliders.empty.setText("Computing directions…")
         self.sliders.empty.show()
+        if method == "attributes":
+            self.attribute_progress.setValue(0)
+            self.attribute_progress.show()
+            self.attribute_job.start(model, lambda: self.engine(model), layers)
+            return
+        self.attribute_job.cancel()
 
         def job() -> list[Any]:
             import torch
@@ -411,22 +438,40 @@ class GenerateTab(ToolTab):
             with torch.inference_mode():
                 return self.engine(model).space.compute_directions(method, k, layers)
 
-        def done(directions: list[Any]) -> None:
-            self._directions_busy = False
-            if self.model is not model:
-                return
-            self._push_state()
-            self.sliders.set_directions(directions, self.layer_presets())
-            self.state.directions = self.sliders.directions()
-            self.status_message.emit(f"{len(directions)} {'SeFa' if method == 'sefa' else 'GANSpace'} sliders "
-                                     "ready: rename them by clicking their names.")
-            self.trigger()
+        run_in_background(job, lambda dirs: self._directions_ready(model, method, dirs, request),
+                          lambda exc: self._directions_failed(model, error_sentence(exc), request), context=self)
 
-        def fail(exc: BaseException) -> None:
-            self._directions_busy = False
-            self.sliders.empty.setText(error_sentence(exc))
+    _METHOD_NAMES = {"sefa": "SeFa", "ganspace": "GANSpace", "attributes": "named attribute"}
 
-        run_in_background(job, done, fail, context=self)
+    def _directions_ready(self, model: Any, method: str, directions: list[Any], request: int) -> None:
+        if request != self._directions_request:
+            return  # superseded: another model, method or layer range was asked for meanwhile
+        self._directions_busy = False
+        self.attribute_progress.hide()
+        if self.model is not model:
+            return
+        self._push_state()
+        self.sliders.set_directions(directions, self.layer_presets())
+        self.state.directions = self.sliders.directions()
+        self.state.method = method
+        hint = " (right: more, left: less; the other attributes are kept)" if method == "attributes" else ""
+        self.status_message.emit(f"{len(directions)} {self._METHOD_NAMES.get(method, method)} sliders ready"
+                                 f"{hint}: rename them by clicking their names.")
+        self.trigger()
+
+    def _directions_failed(self, model: Any, sentence: str, request: int) -> None:
+        if request != self._directions_request:
+            return
+        self._directions_busy = False
+        self.attribute_progress.hide()
+        if self.model is model:
+            self.sliders.empty.setText(sentence)
+            self.sliders.empty.show()
+            self.status_message.emit(sentence)
+
+    def _attribute_progress(self, done: int, total: int) -> None:
+        self.attribute_progress.setRange(0, total)
+        self.attribute_progress.setValue(done)
 
     def is_busy(self) -> bool:
         return super().is_busy() or self._directions_busy or self.is_projecting()
@@ -511,7 +556,19 @@ class GenerateTab(ToolTab):
         self.noise_label.setText(f"{s.noise_strength:.2f}")
         for w in widgets:
             w.blockSignals(False)
+        self._show_method(s.method)
         self.seed_grid.select_seed(s.seed)
+
+    def _show_method(self, method: str) -> None:
+        """Show ``method`` in the method box without recomputing the sliders (they come from a file or state)."""
+        index = self.method_combo.findData(method)
+        if index < 0 or index == self.method_combo.currentIndex():
+            return
+        self.method_combo.blockSignals(True)
+        self.method_combo.setCurrentIndex(index)
+        self.method_combo.blockSignals(False)
+        self._prefs.setValue("generate/method", method)
+        self.direction_count.setEnabled(method != "attributes")
 
     def set_seed(self, seed: int) -> None:
         """Edit ``seed`` (keeps ψ, mixing, noise and sliders; leaves a projected photo)."""
@@ -789,6 +846,13 @@ class GenerateTab(ToolTab):
         self._apply_state(state, push=False)
         self.status_message.emit("Projection finished: the sliders now edit the photo.")
 
+    def _projection_stopped(self) -> None:
+        """A cancelled or failed projection: its previews belong to no settings, so the canvas goes back to the
+        last image the editor rendered (the one its settings describe) and follows any change made meanwhile."""
+        if self.last_result is not None:
+            self.show_result(self.last_result)
+        self.trigger()
+
     def cancel_projection(self) -> None:
         self.projection.cancel()
 
@@ -912,6 +976,10 @@ class GenerateTab(ToolTab):
         self._push_state()
         self.sliders.set_directions(directions, self.layer_presets())
         self.state.directions = self.sliders.directions()
+        method = header.get("method") or (directions[0].source if directions else "")
+        if self.method_combo.findData(method) >= 0:
+            self.state.method = method
+            self._show_method(method)
         note = ""
         if model is not None and header.get("model_sha256") not in (None, model.sha256):
             note = " They were made for another model, so they may mean something else here."
@@ -922,6 +990,7 @@ class GenerateTab(ToolTab):
     # ================================================================================================= shutdown
     def shutdown(self, timeout_s: float = 10.0) -> None:
         self.cancel_projection()
+        self.attribute_job.cancel()
         self._thumb_generation += 1
         self._walk_timer.stop()
         self._thumb_timer.stop()

@@ -2,7 +2,8 @@
 
 ``start(img, engine)`` runs the projection on the shared pool (``engine()`` gives the render engine, called on
 the worker) and reports on the GUI thread: ``preview(PIL image)`` every few steps, ``finished(last step)`` with
-the w+ and noise reached, ``message(text)`` for the status bar. ``cancel()`` stops it between two steps.
+the w+ and noise reached, ``message(text)`` for the status bar, ``stopped()`` when it ends without a result
+(cancelled or failed: the previews shown belong to no settings). ``cancel()`` stops it between two steps.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class _Relay(QObject):
 class ProjectionPanel(QWidget):
     preview = Signal(object)
     finished = Signal(object)
+    stopped = Signal()
     message = Signal(str)
     again_requested = Signal()
 
@@ -124,6 +126,7 @@ class ProjectionPanel(QWidget):
             text = error_sentence(exc)
             self.status.setText(text)
             self.message.emit(text)
+            self.stopped.emit()
 
         run_in_background(job, done, fail, context=self)
 
@@ -148,3 +151,4 @@ class ProjectionPanel(QWidget):
             self._cancel = None
             self.cancel_button.setEnabled(False)
             self.status.setText("Projection cancelled.")
+            self.stopped.emit()
