@@ -11,6 +11,9 @@ from PIL import Image, ImageFile
 
 log = logging.getLogger("training.data")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+# Dataset photos are at most a few megapixels; a file that declares more (a decompression bomb: a few KB of PNG that
+# decodes to gigabytes) is skipped before anything is decoded.
+MAX_IMAGE_PIXELS = 40_000_000
 SPLITS = ("train", "test", "all")
 
 
@@ -49,9 +52,14 @@ def identity_split(identities, split: str, test_fraction: float = 0.1, seed: int
 
 
 def open_rgb(source) -> Image.Image:
-    """Decode an image fully (so a truncated file fails here, not later) and convert to RGB."""
+    """Decode an image fully (so a truncated file fails here, not later) and convert to RGB; refuse one that
+    declares more than :data:`MAX_IMAGE_PIXELS` before decoding it."""
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     with Image.open(source) as im:
+        w, h = im.size
+        if w * h > MAX_IMAGE_PIXELS:
+            raise ValueError(f"it declares {w} x {h} pixels, more than the {MAX_IMAGE_PIXELS:,} a training image "
+                             "may have (a damaged file or a decompression bomb)")
         im.load()
         return im.convert("RGB")
 
@@ -128,5 +136,6 @@ def load_or_flag(path, opener=open_rgb):
     """Open an image; wrap any decoding problem so the dataset can skip and report it."""
     try:
         return opener(path)
-    except (OSError, ValueError, SyntaxError) as exc:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        # DecompressionBombError is a plain Exception: Pillow raises it from Image.open for the largest bombs
         raise _Unreadable(path, exc) from None

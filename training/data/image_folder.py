@@ -14,6 +14,9 @@ from .common import (IMAGE_EXTENSIONS, DatasetError, SkipReport, check_split, id
                      square, to_tensor)
 
 
+MAX_MEMBER_BYTES = 256 << 20
+
+
 class ImageFolder(SkipReport, Dataset):
     """Images as 3xRxR in [-1,1]; non-square ones are padded with white (``fit="pad"``) or centre-cropped.
 
@@ -52,6 +55,10 @@ class ImageFolder(SkipReport, Dataset):
         if self.root.is_file():
             if self._zip is None:
                 self._zip = zipfile.ZipFile(self.root)
+            size = self._zip.getinfo(name).file_size
+            if size > MAX_MEMBER_BYTES:  # read into memory whole: a zip bomb member would exhaust it
+                raise ValueError(f"it unpacks to {size:,} bytes, more than an image file may have "
+                                 f"({MAX_MEMBER_BYTES:,})")
             return open_rgb(io.BytesIO(self._zip.read(name)))
         return open_rgb(self.root / name)
 

@@ -18,10 +18,11 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QFont, QTextCursor
 from PySide6.QtWidgets import (
-    QFileDialog, QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSplitter, QTabWidget, QVBoxLayout,
-    QWidget,
+    QFileDialog, QFrame, QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit, QPushButton, QSplitter, QTabWidget,
+    QVBoxLayout, QWidget,
 )
 
+from fashionstudio.core.runlock import holder_sentence, lock_holder
 from fashionstudio.core.runs import (
     CONFIG_FILE, CONSOLE_FILE, DEFAULT_MODEL_FILE, FAMILIES, RunLog, RunSetupError, RunSpec, RunSummary,
     checkpoint_files, create_run, default_runs_dir, discover_runs, infer_state, read_run_config, summarize_run,
@@ -318,14 +319,17 @@ class TrainTab(QWidget):
     def state_of(self, path: Path) -> str:
         proc = self.processes.get(path)
         run_log = self.logs.get(path)
+        summary = self.summaries.get(path)
+        # another process holds the run's lock (a trainer of ours that has just ended is not "elsewhere")
+        own = {p.pid for p in self.processes.values()}
+        locked = bool(summary and summary.locked_by is not None and summary.locked_by.get("pid") not in own)
         if run_log is None:
-            summary = self.summaries.get(path)
             if proc is not None and proc.is_running():
                 return "running"
             return summary.state if summary else "new"
         if proc is None:
-            return infer_state(run_log)
-        return infer_state(run_log, process_running=proc.is_running(), exit_code=proc.exit_code)
+            return infer_state(run_log, locked=locked)
+        return infer_state(run_log, process_running=proc.is_running(), exit_code=proc.exit_code, locked=locked)
 
     # -- tailing --------------------------------------------------------------------------------------------------
     def watched(self) -> list[Path]:
@@ -466,10 +470,16 @@ class TrainTab(QWidget):
                 lines.append(f"Note: {note}")
             if run_log.last_time:
                 lines.append("Last event " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run_log.last_time)))
+        if run_log is not None and run_log.skipped:
+            lines.append(f"Left out {sum(run_log.skipped.values()):,} unreadable or over-long line(s) of "
+                         "events.jsonl")
         if checkpoint_files(path):
             lines.append("Has a checkpoint (can resume and export)")
         self.run_info.setText("\n".join(lines))
-        if state == "crashed":
+        if state == "elsewhere":
+            self._show_banner(holder_sentence(path, summary.locked_by or {}) if summary else
+                              "Another process is training this run.", "info")
+        elif state == "crashed":
             self._show_banner(self.crash_message(path), "error")
         elif state == "stopped":
             self._show_banner("Stopped with a checkpoint: “Resume” continues from it." if checkpoint_files(path)
@@ -525,9 +535,10 @@ class TrainTab(QWidget):
         state = self.state_of(path) if path else "new"
         has_ckpt = bool(path and checkpoint_files(path))
         exporting = bool(path and path in self.exports and self.exports[path].is_running())
-        self.start_button.setEnabled(bool(path) and not running_here and state != "running" and not has_ckpt)
+        elsewhere = state in ("running", "elsewhere")
+        self.start_button.setEnabled(bool(path) and not running_here and not elsewhere and not has_ckpt)
         self.stop_button.setEnabled(running_here)
-        self.stop_button.setToolTip("" if running_here or not path or state != "running" else
+        self.stop_button.setToolTip("" if running_here or not path or not elsewhere else
                                     "This run was started elsewhere (a terminal or another machine): stop it there.")
         self.resume_button.setEnabled(bool(path) and not running_here and state in ("stopped", "crashed")
                                       and has_ckpt)
@@ -566,11 +577,30 @@ class TrainTab(QWidget):
         self._say(f"Created the run “{spec.name}”.")
         return path
 
+    def confirm_plugins(self, path: Path, plugins: list[str]) -> bool:
+        """Ask before a run imports plug-in modules: they are Python code, and the run may come from anywhere."""
+        answer = QMessageBox.warning(
+            self, "Run plug-in code?",
+            f"The run “{path.name}” asks to import the plug-in module(s) {', '.join(plugins)}. A plug-in is Python "
+            "code that runs with your permissions.\n\nOnly continue if you trust where this run folder came from.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
+
     def _launch(self, path: Path, command: str, args: list[str] | None = None) -> RunProcess | None:
         old = self.processes.get(path)
         if old is not None and old.is_running():
             self._say("This run is already training.")
             return None
+        holder = lock_holder(path)  # asked now: the list's answer may be seconds old
+        if holder is not None:
+            self._say(holder_sentence(path, holder))
+            return None
+        plugins = read_run_config(path).get("plugins")
+        if isinstance(plugins, list) and plugins:
+            if not self.confirm_plugins(path, [str(p) for p in plugins]):
+                self._say(f"Not started: “{path.name}” needs plug-in code you did not allow.")
+                return None
+            args = [*(args or []), "--allow-plugins"]
         proc = RunProcess(path, command, args, parent=self)
         proc.output.connect(lambda line, err, p=path: self._append_console(p, line, err))
         proc.finished.connect(lambda code, crashed, p=path: self._on_process_finished(p, code, crashed))

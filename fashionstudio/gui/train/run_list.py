@@ -12,9 +12,9 @@ from fashionstudio.core.runs import FAMILIES, RunSummary
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 STATE_COLOURS = {"running": "#2f62c9", "finished": "#2e7d32", "stopped": "#a86a00", "crashed": "#b3261e",
-                 "new": "#6b717b"}
+                 "new": "#6b717b", "elsewhere": "#5a4fb0"}
 STATE_TEXT = {"running": "Running", "finished": "Finished", "stopped": "Stopped", "crashed": "Crashed",
-              "new": "Not started"}
+              "new": "Not started", "elsewhere": "Running elsewhere"}
 COLUMNS = ("Run", "Status", "Progress")
 
 
@@ -91,7 +91,8 @@ class RunListModel(QStandardItemModel):
         status = self.item(row, 1)
         status.setText(STATE_TEXT.get(summary.state, summary.state))
         status.setForeground(QBrush(QColor(STATE_COLOURS.get(summary.state, "#1d1f23"))))
-        status.setToolTip(summary.error or "")
+        status.setToolTip(summary.error or ("Another process holds this run's lock (pid "
+                                            f"{summary.locked_by.get('pid', '?')})" if summary.locked_by else ""))
         total = summary.steps
         progress = f"{summary.last_step:,}" + (f" / {total:,}" if total else "")
         self.item(row, 2).setText(progress if summary.last_step or total else "")

@@ -6,6 +6,10 @@ banner. ``stop()`` asks the trainer to checkpoint and end: it writes ``RUN_DIR/S
 for after every step (the only way on Windows, where ``QProcess.terminate`` posts a WM_CLOSE a console Python
 ignores), and on Linux and macOS also sends SIGTERM, which reaches a trainer busy before its first step too; the
 trainer takes the two as one request (protocol: ``training.events``).
+
+A run folder is untrusted input (copied from a server, downloaded): the trainer starts with a safe import path
+(``python -P`` and ``PYTHONSAFEPATH=1``, so neither its working folder nor the run folder is on ``sys.path``) in a
+private empty working folder, never in the run folder, so a ``numpy.py`` planted in a run cannot run.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import importlib.util
 import logging
 import os
 import sys
+import tempfile
 from collections import deque
 from pathlib import Path
 
@@ -34,6 +39,7 @@ def trainer_environment() -> QProcessEnvironment:
     ``-m training`` works from a source checkout whatever the working folder)."""
     env = QProcessEnvironment.systemEnvironment()
     env.insert("PYTHONUNBUFFERED", "1")
+    env.insert("PYTHONSAFEPATH", "1")  # as -P: no working folder on sys.path (the frozen bundle ignores -P)
     spec = importlib.util.find_spec("training")
     if spec is not None and spec.origin:
         root = str(Path(spec.origin).resolve().parents[1])
@@ -41,6 +47,24 @@ def trainer_environment() -> QProcessEnvironment:
         if root not in current.split(os.pathsep):
             env.insert("PYTHONPATH", os.pathsep.join(p for p in (root, current) if p))
     return env
+
+
+def trainer_working_dir() -> Path:
+    """An empty folder of the app's own to start trainers in: not the run folder, nothing importable."""
+    try:
+        from fashionstudio.core.applog import app_data_dir
+
+        folder = app_data_dir() / "trainer-cwd"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    except OSError:
+        return Path(tempfile.gettempdir())
+
+
+def safe_python_args() -> list[str]:
+    """Interpreter options before ``-m training``: ``-P`` (safe path) on a real interpreter; the frozen bundle's
+    launcher takes only ``-m`` and has no working folder on its path anyway."""
+    return [] if getattr(sys, "frozen", False) else ["-P"]
 
 
 class RunProcess(QObject):
@@ -53,29 +77,30 @@ class RunProcess(QObject):
     def __init__(self, run_dir: str | os.PathLike, command: str, args: list[str] | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.run_dir = Path(run_dir)
+        self.run_dir = Path(run_dir).absolute()  # the trainer does not start in the app's working folder
         self.command = command
         self.args = list(args or [])
         self.stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self.exit_code: int | None = None
         self.crashed = False
         self.stop_requested = False
+        self.pid: int | None = None   # the trainer's process id once started (it is the run lock's holder)
         self._partial = {False: "", True: ""}
         self._console = None
         self.proc = QProcess(self)
         self.proc.setProcessEnvironment(trainer_environment())
-        self.proc.setWorkingDirectory(str(self.run_dir))
+        self.proc.setWorkingDirectory(str(trainer_working_dir()))
         self.proc.readyReadStandardOutput.connect(lambda: self._read(False))
         self.proc.readyReadStandardError.connect(lambda: self._read(True))
         self.proc.finished.connect(self._on_finished)
         self.proc.errorOccurred.connect(self._on_error)
-        self.proc.started.connect(self.started)
+        self.proc.started.connect(self._on_started)
         self._kill_timer = QTimer(self)
         self._kill_timer.setSingleShot(True)
         self._kill_timer.timeout.connect(self.kill)
 
     def program_and_args(self) -> tuple[str, list[str]]:
-        return sys.executable, ["-m", "training", self.command, str(self.run_dir), *self.args]
+        return sys.executable, [*safe_python_args(), "-m", "training", self.command, str(self.run_dir), *self.args]
 
     def start(self) -> None:
         program, args = self.program_and_args()
@@ -86,11 +111,16 @@ class RunProcess(QObject):
                 pass
         try:
             self._console = open(self.run_dir / CONSOLE_FILE, "a", encoding="utf-8")
-            self._console.write(f"\n$ python -m training {self.command} {' '.join(args[3:])}\n")
+            shown = args[args.index("training") + 2:]
+            self._console.write(f"\n$ python -m training {self.command} {' '.join(shown)}\n")
         except OSError:
             self._console = None
         log.info("starting %s %s", program, " ".join(args))
         self.proc.start(program, args)
+
+    def _on_started(self) -> None:
+        self.pid = int(self.proc.processId()) or None
+        self.started.emit()
 
     def is_running(self) -> bool:
         return self.proc.state() != QProcess.ProcessState.NotRunning
