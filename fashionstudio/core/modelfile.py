@@ -13,11 +13,16 @@ with the network's name (``"G1.enc.0.conv.weight"``). Its safetensors header met
       "resolution": 64,
       "normalisation": {"range": [-1, 1], "layout": "NCHW", "channels": "RGB"},
       "training": {...}, "metrics": {...}, "licence": "...", "created": "2026-11-23T10:00:00Z",
-      "extra": {...}                          # family-specific inference settings
+      "extra": {...},                         # family-specific inference settings
+      "tensor_sha256": "..."                  # checksum of the weights (files from before it still load)
     }
 
 Loading never executes code from the file: the header is JSON and the tensors are read by safetensors. A pickle
-(``torch.save`` output) is recognised and refused without being unpickled.
+(``torch.save`` output) is recognised and refused without being unpickled. Everything in the file is untrusted:
+the header is checked against the file's size (:mod:`fashionstudio.core.model_header`), the metadata's types and
+architecture values against bounds (:mod:`fashionstudio.core.arch_bounds`), the networks are first built on
+torch's ``meta`` device and compared with the header's tensor shapes, and only then are the weights read,
+verified against their checksum and loaded into networks built for real.
 """
 
 from __future__ import annotations
@@ -25,20 +30,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import struct
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from fashionstudio.core import registry
+from fashionstudio.core import registry, safe_json
+from fashionstudio.core.arch_bounds import ArchitectureError, check_architecture, check_setting
 from fashionstudio.core.atomic import atomic_write
+from fashionstudio.core.model_header import Header, HeaderError, read_header
 
 FORMAT = "fashionstudio-model"
 FORMAT_VERSION = 1
 META_KEY = "fashionstudio"
 DEFAULT_NORMALISATION = {"range": [-1, 1], "layout": "NCHW", "channels": "RGB"}
-_MAX_HEADER = 100 * 1024 * 1024
+# Checksum of the tensors (see :func:`tensor_sha256`), written at export, verified on load when present.
+DIGEST_KEY = "tensor_sha256"
 
 
 class ModelFileError(ValueError):
@@ -110,7 +117,7 @@ def save_model_file(
     from safetensors.torch import save_file
 
     path = Path(path)
-    tensors = {}
+    tensors: dict[str, Any] = {}
     for net_name, net in networks.items():
         if "." in net_name:
             raise ValueError(f"network names may not contain '.': {net_name!r}")
@@ -131,6 +138,7 @@ def save_model_file(
         "licence": licence,
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "extra": extra or {},
+        DIGEST_KEY: tensor_sha256(tensors),
     }
     with atomic_write(path) as tmp:
         save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)})
@@ -140,21 +148,32 @@ def save_model_file(
 def read_model_info(path: str | os.PathLike) -> dict[str, Any]:
     """Read and validate only the metadata of a model file (no torch import, no tensors read)."""
     path = Path(path)
-    header = _read_header(path)
-    raw = (header.get("__metadata__") or {}).get(META_KEY)
+    return _validated_meta(path, _read_header(path))
+
+
+def _read_header(path: Path) -> Header:
+    try:
+        return read_header(path)
+    except HeaderError as exc:
+        raise ModelFileError(str(exc)) from None
+
+
+def _validated_meta(path: Path, header: Header) -> dict[str, Any]:
+    """The FashionStudio metadata of a checked header, with every field the loader relies on type-checked."""
+    raw = header.metadata.get(META_KEY)
     if raw is None:
         raise ModelFileError(
             f"'{path.name}' is a safetensors weights file but not a FashionStudio model: it carries no "
             "FashionStudio metadata. Export models with 'python -m training export RUN_DIR'."
         )
     try:
-        meta = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"'{path.name}' has damaged FashionStudio metadata ({exc.msg}).") from None
+        meta = safe_json.loads(raw, allow_nan=True)  # a NaN metric is harmless; config numbers are checked
+    except safe_json.SafeJsonError as exc:
+        raise ModelFileError(f"'{path.name}' has damaged FashionStudio metadata: {exc}.") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"'{path.name}' has metadata, but not in the FashionStudio model format.")
     version = meta.get("format_version")
-    if not isinstance(version, int):
+    if not isinstance(version, int) or isinstance(version, bool):
         raise ModelFileError(f"'{path.name}' does not say which model-file format version it uses.")
     if version > FORMAT_VERSION:
         raise ModelFileError(
@@ -164,33 +183,94 @@ def read_model_info(path: str | os.PathLike) -> dict[str, Any]:
     for key in ("family", "networks", "config", "resolution"):
         if key not in meta:
             raise ModelFileError(f"'{path.name}' is incomplete: its metadata has no '{key}'.")
+    _check_types(path, meta)
     if meta["family"] not in registry.known_families():
         raise ModelFileError(_unknown_family_sentence(path, meta["family"]))
+    try:
+        check_architecture(meta["config"])
+        check_setting("resolution", meta["resolution"])
+    except ArchitectureError as exc:
+        raise ModelFileError(f"'{path.name}' cannot be opened: {exc}, so it is damaged or was not made by "
+                             "FashionStudio.") from None
     return meta
 
 
+def _check_types(path: Path, meta: dict[str, Any]) -> None:
+    """Every metadata field the app reads has the type it expects; a wrong one is named in the sentence."""
+    def bad(key: str, expected: str) -> ModelFileError:
+        return ModelFileError(f"'{path.name}' has damaged metadata: '{key}' should be {expected}.")
+
+    if not isinstance(meta["family"], str):
+        raise bad("family", "a family name")
+    nets = meta["networks"]
+    if (not isinstance(nets, list) or not nets or len(nets) > 16 or len(set(map(str, nets))) != len(nets)
+            or not all(isinstance(n, str) and n and "." not in n and len(n) <= 64 for n in nets)):
+        raise bad("networks", "a list of network names")
+    if not isinstance(meta["config"], dict):
+        raise bad("config", "a table of architecture settings")
+    if not isinstance(meta["resolution"], int) or isinstance(meta["resolution"], bool):
+        raise bad("resolution", "a whole number of pixels")
+    for key, kind, expected in (("name", str, "a text"), ("licence", str, "a text"), ("created", str, "a text"),
+                                ("training", dict, "a table"), ("metrics", dict, "a table"),
+                                ("extra", dict, "a table"), ("normalisation", dict, "a table")):
+        if meta.get(key) is not None and not isinstance(meta[key], kind):
+            raise bad(key, expected)
+    digest = meta.get(DIGEST_KEY)
+    if digest is not None and not (isinstance(digest, str) and len(digest) == 64
+                                   and all(c in "0123456789abcdef" for c in digest)):
+        raise bad(DIGEST_KEY, "a SHA-256 checksum")
+
+
 def load_model_file(path: str | os.PathLike, device: Any = "cpu") -> LoadedModel:
-    """Load a model file: validate it, build its networks from the metadata alone, load the weights, eval mode."""
+    """Load a model file: validate it, check its networks' shapes on the ``meta`` device against the header,
+    then read and verify the weights, build the networks for real and load them (eval mode)."""
     import torch
     from safetensors.torch import load_file
 
     path = Path(path)
-    meta = read_model_info(path)
+    header = _read_header(path)
+    meta = _validated_meta(path, header)
+    shapes = _meta_shapes(path, meta)
+    _compare_with_header(path, shapes, header)
     try:
         tensors = load_file(str(path), device="cpu")
     except Exception as exc:  # safetensors raises its own error types for damaged payloads
         raise ModelFileError(f"'{path.name}' is damaged: its weights cannot be read ({exc}).") from None
+    _verify_weights(path, meta, tensors)
     try:
         networks = registry.build_networks(meta["family"], meta["config"], which=meta["networks"])
-    except Exception as exc:
+    except Exception as exc:  # the meta build succeeded, so this is unexpected; still a sentence, not a crash
+        raise ModelFileError(
+            f"'{path.name}' describes a {meta['family']} network this version cannot build ({exc})."
+        ) from None
+    for net_name, net in networks.items():
+        prefix = net_name + "."
+        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        with torch.no_grad():
+            net.load_state_dict(state, strict=True)
+        net.eval().requires_grad_(False)
+    model = LoadedModel(path=path, sha256=file_sha256(path), meta=meta, networks=networks)
+    return model.to(device)
+
+
+def _meta_shapes(path: Path, meta: dict[str, Any]) -> dict[str, dict[str, tuple[int, ...]]]:
+    """{network: {state-dict key: shape}} of the networks the metadata describes, built on the ``meta`` device
+    (no memory for weights) after the architecture bounds passed."""
+    from fashionstudio.core.meta_build import network_shapes
+
+    try:
+        return network_shapes(meta["family"], meta["config"], meta["networks"])
+    except Exception as exc:  # the builders raise ValueError/KeyError/TypeError for configs they reject
         raise ModelFileError(
             f"'{path.name}' describes a {meta['family']} network this version cannot build ({exc})."
         ) from None
 
-    for net_name, net in networks.items():
+
+def _compare_with_header(path: Path, shapes: dict[str, dict[str, tuple[int, ...]]], header: Header) -> None:
+    """The file's tensors are exactly the described networks' weights, with the same shapes."""
+    for net_name, expected in shapes.items():
         prefix = net_name + "."
-        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-        expected = net.state_dict()
+        state = {k[len(prefix):]: e.shape for k, e in header.tensors.items() if k.startswith(prefix)}
         missing = sorted(set(expected) - set(state))
         unexpected = sorted(set(state) - set(expected))
         if missing:
@@ -201,22 +281,50 @@ def load_model_file(path: str | os.PathLike, device: Any = "cpu") -> LoadedModel
         if unexpected:
             raise ModelFileError(
                 f"'{path.name}' has {len(unexpected)} weight tensor(s) network {net_name} does not use "
-                f"(for example '{unexpected[0]}'): it was made for a different architecture."
+                f"(for example '{unexpected[0][:80]}'): it was made for a different architecture."
             )
-        for key, value in state.items():
-            if tuple(value.shape) != tuple(expected[key].shape):
+        for key, shape in state.items():
+            if shape != expected[key]:
                 raise ModelFileError(
-                    f"'{path.name}': weight '{net_name}.{key}' has shape {tuple(value.shape)} but the architecture "
-                    f"in its metadata needs {tuple(expected[key].shape)}."
+                    f"'{path.name}': weight '{net_name}.{key}' has shape {shape} but the architecture "
+                    f"in its metadata needs {expected[key]}."
                 )
-        with torch.no_grad():
-            net.load_state_dict(state, strict=True)
-        net.eval().requires_grad_(False)
-    leftover = [k for k in tensors if k.split(".", 1)[0] not in networks]
+    leftover = [k for k in header.tensors if k.split(".", 1)[0] not in shapes]
     if leftover:
-        raise ModelFileError(f"'{path.name}' holds weights of a network its metadata does not list ('{leftover[0]}').")
-    model = LoadedModel(path=path, sha256=file_sha256(path), meta=meta, networks=networks)
-    return model.to(device)
+        raise ModelFileError(f"'{path.name}' holds weights of a network its metadata does not list "
+                             f"('{leftover[0][:80]}').")
+
+
+def _verify_weights(path: Path, meta: dict[str, Any], tensors: dict[str, Any]) -> None:
+    """The weights are the ones exported (checksum, when the file has one) and are all finite numbers."""
+    import torch
+
+    expected = meta.get(DIGEST_KEY)
+    if expected is not None and tensor_sha256(tensors) != expected:
+        raise ModelFileError(
+            f"This model file is damaged: the weights in '{path.name}' do not match the checksum written when it "
+            "was exported (a bad copy, download or disk). Copy or export it again."
+        )
+    for key, value in tensors.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            bad = int((~torch.isfinite(value)).sum())
+            raise ModelFileError(
+                f"This model file is damaged: {bad} value(s) of weight '{key}' in '{path.name}' are not numbers "
+                "(NaN or infinite), so every picture it made would be blank. Export it from an earlier checkpoint."
+            )
+
+
+def tensor_sha256(tensors: dict[str, Any]) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order (independent of file layout)."""
+    import torch
+
+    h = hashlib.sha256()
+    for key in sorted(tensors):
+        t = tensors[key].detach().to("cpu").contiguous()
+        h.update(f"{key}\0{str(t.dtype)}\0{tuple(t.shape)}\0".encode())
+        if t.numel():
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 def _unknown_family_sentence(path: Path, family: str) -> str:
@@ -224,46 +332,3 @@ def _unknown_family_sentence(path: Path, family: str) -> str:
         f"'{path.name}' is a '{family}' model, a kind this version of FashionStudio does not know "
         f"(it knows: {', '.join(registry.known_families())})."
     )
-
-
-def _read_header(path: Path) -> dict[str, Any]:
-    """Parse the safetensors header (8-byte little-endian length, then JSON) with a readable error for anything else."""
-    if not path.exists():
-        raise ModelFileError(f"There is no model file at '{path}'.")
-    if path.is_dir():
-        raise ModelFileError(f"'{path}' is a folder, not a model file.")
-    size = path.stat().st_size
-    if size == 0:
-        raise ModelFileError(f"'{path.name}' is empty (0 bytes): the download or copy did not finish.")
-    with open(path, "rb") as f:
-        head = f.read(9)
-        # A safetensors header is 8 length bytes then '{'. Checking that first matters: a length whose low byte
-        # is 0x80 would otherwise look like the start of a pickle.
-        looks_safetensors = len(head) == 9 and head[8:9] == b"{"
-        if not looks_safetensors and _is_pickle(head):
-            raise ModelFileError(
-                f"'{path.name}' is a PyTorch pickle (torch.save), which could run code when opened, so "
-                "FashionStudio does not open it. Convert it with 'python -m training export'."
-            )
-        if len(head) < 9:
-            raise ModelFileError(f"'{path.name}' is not a model file (it is only {size} bytes long).")
-        (n,) = struct.unpack("<Q", head[:8])
-        if not looks_safetensors or n < 2 or n > _MAX_HEADER:
-            raise ModelFileError(f"'{path.name}' is not a FashionStudio model file (no safetensors header).")
-        if n > size - 8:
-            raise ModelFileError(f"'{path.name}' is damaged: it is cut short (an interrupted copy or download?).")
-        f.seek(8)
-        raw = f.read(n)
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ModelFileError(f"'{path.name}' is not a FashionStudio model file (unreadable header).") from None
-    if not isinstance(header, dict):
-        raise ModelFileError(f"'{path.name}' is not a FashionStudio model file (unexpected header).")
-    return header
-
-
-def _is_pickle(head: bytes) -> bool:
-    """torch.save writes a zip archive (new format) or a raw pickle (legacy); both start recognisably."""
-    return head.startswith(b"PK\x03\x04") or (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"))
-
