@@ -2,7 +2,7 @@
 
     fashionstudio-cli extract IN_DIR OUT_DIR [--model FILE] [--background #RRGGBB]
     fashionstudio-cli match IN_DIR OUT_DIR --direction shoe2bag|bag2shoe [--model FILE] [--candidates N]
-    fashionstudio-cli pose SRC_IMG POSE OUT [--model FILE] [--coarse]
+    fashionstudio-cli pose SRC_IMG POSE OUT [--model FILE] [--coarse] [--source-pose CSV_OR_JSON]
     fashionstudio-cli generate OUT_DIR --seeds 0-15 [--psi 0.7] [--model FILE]
     fashionstudio-cli models
 
@@ -48,9 +48,9 @@ def _load_model(tool: str, path: str | None, device: str = "auto") -> Any:
         model_path = Path(path)
     try:
         family = read_model_info(model_path)["family"]
-        expected = registry.TOOL_FAMILY[tool]
-        if family != expected:
-            raise CliError(f"'{model_path.name}' is a {family} model, but the {tool} tool needs a {expected} model.")
+        mismatch = registry.tool_family_error(tool, family, model_path.name)
+        if mismatch:
+            raise CliError(mismatch)
         return load_model_file(model_path, device=_device(device))
     except ModelFileError as exc:
         raise CliError(str(exc)) from None
@@ -168,6 +168,29 @@ def _read_target_pose(spec: str) -> tuple[str, Any, tuple[int, int]]:
     return Path(name).stem, rows[name], _pose_frame(path, name, rows[name])
 
 
+def _source_pose(spec: str | None, photo_path: Path, photo: Any, needed: bool) -> tuple[Any, str | None]:
+    """The photo's own pose for a warping model: ``--source-pose FILE``, else the pose marked on this file in the
+    app, else the keypoint annotation beside it. Returns (normalised pose or None, where it came from)."""
+    from fashionstudio.core.source_poses import SourcePoseError, SourcePoseStore, find_source_pose, read_source_pose_file
+
+    if not needed:
+        if spec is not None:
+            print("note: --source-pose is ignored: this pose model does not use the photo's own pose.",
+                  file=sys.stderr)
+        return None, None
+    if spec is not None:
+        try:
+            return read_source_pose_file(spec, photo_path, (photo.height, photo.width)), Path(spec).name
+        except SourcePoseError as exc:
+            raise CliError(str(exc)) from None
+    found = find_source_pose(photo_path, photo, SourcePoseStore())
+    if found is None:
+        raise CliError(f"This pose model needs the pose of the person in {photo_path.name}, and none is known: it "
+                       f"was not marked in the app and no keypoint CSV (*annotation*.csv) beside it names it. "
+                       f"Give one with --source-pose FILE (a keypoint CSV or a JSON pose).")
+    return found.pose, found.label
+
+
 def cmd_pose(args: argparse.Namespace) -> int:
     from fashionstudio.core.images import ImageLoadError, load_image
     from fashionstudio.core.pipeline_common import result_provenance
@@ -182,7 +205,11 @@ def cmd_pose(args: argparse.Namespace) -> int:
     target = refit_pose(normalise_keypoints(kp, frame), frame[1] / frame[0], photo.width / photo.height)
     model = _load_model("pose", args.model, args.device)
     try:
-        result = PoseTransfer(model).run(photo, target)
+        transfer = PoseTransfer(model)
+        source_pose, source_from = _source_pose(args.source_pose, Path(args.src_img), photo, transfer.needs_source_pose)
+        if source_from is not None:
+            print(f"photo's pose: {source_from}", file=sys.stderr)
+        result = transfer.run(photo, target, source_pose=source_pose)
     except PoseInputError as exc:
         raise CliError(str(exc)) from None
     out = Path(args.out)
@@ -310,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", metavar="OUT", help="output PNG (the refined result)")
     p.add_argument("--model", metavar="FILE", help="a pgpg model file (default: the pose model)")
     p.add_argument("--coarse", action="store_true", help="also write the coarse stage as OUT_coarse.png")
+    p.add_argument("--source-pose", metavar="CSV_OR_JSON",
+                   help="the pose of the person in SRC_IMG, for warping models (default: the pose marked on it in "
+                        "the app, else the keypoint CSV beside it)")
     p.set_defaults(func=cmd_pose)
 
     if has_generate():

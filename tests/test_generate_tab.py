@@ -423,3 +423,29 @@ def test_attribute_sliders_without_a_usable_classifier_say_why(qtbot, tab):
     assert "Something went wrong" not in tab.sliders.empty.text()
     tab.method_combo.setCurrentIndex(tab.method_combo.findData("sefa"))  # the tab stays usable
     qtbot.waitUntil(lambda: tab.sliders.count() >= 10 and not tab.is_busy(), timeout=WAIT_MS)
+
+
+def _mp4_available() -> bool:
+    from fashionstudio.core.animation import mp4_available
+
+    return mp4_available()
+
+
+@pytest.mark.skipif(not _mp4_available(), reason="MP4 needs the video extra: pip install -e '.[video]'")
+def test_the_strip_exports_as_mp4_when_the_video_extra_is_installed(qtbot, tab, tmp_path):
+    import imageio.v2 as imageio
+
+    tab.set_seed(1)
+    settle(qtbot, tab)
+    tab.keep_current("A")
+    tab.set_seed(2)
+    settle(qtbot, tab)
+    tab.frames_spin.setValue(6)
+    tab.keep_current("B")
+    qtbot.waitUntil(lambda: len(tab.strip.frames()) == 6, timeout=WAIT_MS)
+    assert tab.animation.mp4_button.isEnabled()
+    written = []
+    tab.export_animation(tmp_path / "walk.mp4", on_done=written.append)
+    qtbot.waitUntil(lambda: bool(written), timeout=WAIT_MS)
+    with imageio.get_reader(written[0], format="FFMPEG") as reader:
+        assert sum(1 for _ in reader) == 6

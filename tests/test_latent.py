@@ -245,3 +245,17 @@ def test_direction_from_dict_rejects_bad_entries():
     bad = dict(good, vector=[float("nan")] * 4)
     with pytest.raises(StateError, match="not finite"):
         Direction.from_dict(bad, 4)
+
+
+@pytest.mark.skipif(not mp4_available(), reason="MP4 needs the video extra: pip install -e '.[video]'")
+def test_mp4_export_when_the_video_extra_is_installed(tmp_path):
+    import imageio.v2 as imageio
+
+    frames = [Image.new("RGB", (32, 32), (i * 50, 100, 250 - i * 50)) for i in range(5)]
+    path = save_animation(frames, tmp_path / "walk.mp4", fps=10)
+    with imageio.get_reader(path, format="FFMPEG") as reader:
+        back = [np.asarray(f) for f in reader]
+    assert len(back) == 5 and back[0].shape == (32, 32, 3)
+    # H.264 is lossy, but the colours of the first and last frames survive
+    assert np.abs(back[0].astype(int).mean((0, 1)) - (0, 100, 250)).max() < 12
+    assert np.abs(back[-1].astype(int).mean((0, 1)) - (200, 100, 50)).max() < 12

@@ -274,11 +274,11 @@ def test_a_photo_from_a_dataset_folder_finds_its_annotation_csv(qtbot, tmp_path)
     kp = np.array([(10 + 7 * i, 20 + (i % 4) * 5) for i in range(18)], np.float32)
     write_pose_csv(root / "fasion-resize-annotation-test.csv", {"fashionWOMENDressesid0000000101_1front.jpg": kp})
     img_path = item / "01_1_front.jpg"
-    photo((88, 128)).save(img_path)
+    photo((88, 140)).save(img_path)
     tab.open_image(img_path)
     qtbot.waitUntil(tab.photo_pose_button.isEnabled, timeout=10_000)
     assert tab.use_photo_pose()
-    assert np.allclose(tab.target_pose(), normalise_keypoints(kp, (128, 88)))
+    assert np.allclose(tab.target_pose(), normalise_keypoints(kp, (140, 88)))
 
 
 def test_mirroring_the_last_pose_and_imported_csvs_are_remembered(qtbot, tmp_path):

@@ -10,8 +10,8 @@ from PIL import Image
 
 from fashionstudio.core.atomic import atomic_write
 
-MP4_MISSING = ("MP4 export needs the 'imageio' and 'imageio-ffmpeg' packages, which are not installed here; "
-               "save the animation as GIF instead.")
+MP4_MISSING = ("MP4 export needs the 'imageio' and 'imageio-ffmpeg' packages, which are not installed here "
+               "(pip install 'fashionstudio[video]' brings them); save the animation as GIF instead.")
 
 
 class AnimationError(ValueError):

@@ -5,6 +5,11 @@ on IUV), then the coarse and refined results. The side panel holds the pose libr
 pose" and CSV import. Every joint move while dragging submits a request to the latest-wins worker, so the result
 follows the hand; the photo's letterbox and tensor are prepared once per photo (core.pose_transfer).
 
+The photo's own pose (warping models need it) is looked up when a photo opens and can be marked by dragging a
+skeleton over the input canvas (widgets.source_pose_panel); it is remembered per file. When nothing can run
+(no joints, no photo pose, a model/target mismatch), the results are cleared and a sentence says what to do;
+an older request still running then cannot land afterwards.
+
 Scripting (benchmarks/ui_latency.py, tests): ``set_joint(index, x, y)`` moves a joint to normalised (x, y) of
 the photo's frame and runs, ``target_pose()`` returns the pose as normalised (y, x).
 """
@@ -25,14 +30,15 @@ from PySide6.QtWidgets import (
 )
 
 from fashionstudio.core.pose_transfer import (
-    IUV_MODEL_GOT_KEYPOINTS, KEYPOINT_MODEL_GOT_IUV, PoseInputError, PoseTransfer, default_target_pose,
-    normalise_keypoints, refit_pose,
+    IUV_MODEL_GOT_KEYPOINTS, KEYPOINT_MODEL_GOT_IUV, NO_SOURCE_POSE, PoseInputError, PoseTransfer,
+    default_target_pose, normalise_keypoints, refit_pose,
 )
 from fashionstudio.core.poses import visible
 from fashionstudio.gui.canvas import ImageCanvas, pil_to_qimage
 from fashionstudio.gui.tool_tab import ToolTab, captioned
 from fashionstudio.gui.widgets.pose_editor import PoseEditor
 from fashionstudio.gui.widgets.pose_library import LibraryPose, PoseLibrary
+from fashionstudio.gui.widgets.source_pose_panel import SourcePosePanel
 from fashionstudio.gui.workers import error_sentence, run_in_background
 
 
@@ -58,6 +64,17 @@ def _reference_copy(canvas: ImageCanvas, longest: int) -> QImage:
     return shown.scaled(longest, longest, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
 
 
+LOOKING_FOR_SOURCE_POSE = "Looking for this photo's pose…"
+
+
+class _Refusal:
+    """What a job returns when the model refuses its inputs (PoseInputError): a sentence, shown in order with
+    the results instead of as a crash report."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
 class PoseTab(ToolTab):
     tool = "pose"
     title = "Pose"
@@ -72,6 +89,7 @@ class PoseTab(ToolTab):
         self._iuv_name: str | None = None
         self._shown_pose: np.ndarray | None = None   # the target pose of the result on screen
         self._coarse_history: list[Image.Image | None] = []  # beside the base's (photo, refined) history
+        self._stale_up_to = 0  # requests up to this id were overtaken by a refusal: their results are dropped
         self._build_pose_ui()
         from fashionstudio.core.resources import ResourceNotFoundError, resource_path
 
@@ -148,7 +166,7 @@ class PoseTab(ToolTab):
         heading.setObjectName("canvasCaption")
         lay.addWidget(heading)
         self.library = PoseLibrary()
-        self.library.setMinimumHeight(300)
+        self.library.setMinimumHeight(200)  # two rows of thumbnails; the photo's-pose controls need the rest
         self.library.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.library.pose_picked.connect(self.use_library_pose)
         self.library.problem.connect(self._show_note)
@@ -168,8 +186,14 @@ class PoseTab(ToolTab):
         buttons.addWidget(self.reset_button)
         lay.addLayout(buttons)
 
+        self.source_pose_panel = SourcePosePanel(self.source_canvas)
+        self.source_pose_panel.changed.connect(self._on_source_pose_changed)
+        self.source_pose_panel.message.connect(self._show_note)
+        lay.addWidget(self.source_pose_panel)
+
         self.photo_pose_button = QPushButton("Use this photo's pose")
-        self.photo_pose_button.setToolTip("Available when the photo's file name is in a loaded keypoint CSV.")
+        self.photo_pose_button.setToolTip("Make the photo's own pose (marked, or annotated in a keypoint CSV) the "
+                                          "target.")
         self.photo_pose_button.clicked.connect(self.use_photo_pose)
         self.photo_pose_button.setEnabled(False)
         lay.addWidget(self.photo_pose_button)
@@ -232,23 +256,40 @@ class PoseTab(ToolTab):
         self._show_note(f"Target pose: {entry.name}.")
 
     def use_photo_pose(self) -> bool:
-        """Take the input photo's own annotated pose (from a loaded CSV) as the target. False if unknown."""
-        kp = self.library.pose_of_photo(self.source_path)
+        """Take the input photo's own pose as the target: the one marked on it or annotated beside it, else its
+        row in an imported keypoint CSV. False (and a sentence) if none is known."""
         img = self.source_image()
-        if kp is None or img is None:
-            self._show_note("This photo's file name is not in any loaded keypoint CSV: import its dataset's "
-                            "annotation file (Import poses…) first.", error=True)
+        own = self.source_pose_panel.source_pose()
+        kp = self.library.pose_of_photo(self.source_path)
+        if img is None or (own is None and kp is None):
+            self._show_note("This photo's pose is not known: mark it (\"Mark this photo's pose\") or import its "
+                            "dataset's keypoint CSV (Import poses…) first.", error=True)
             return False
-        self.editor.set_pose(normalise_keypoints(kp, (img.height, img.width)))
-        self._show_note(f"Target pose: the pose annotated for {self.source_path.name}.")
+        if own is not None:
+            self.editor.set_pose(own.pose)
+            self._show_note(f"Target pose: {own.describe()}.")
+        else:
+            self.editor.set_pose(normalise_keypoints(kp, (img.height, img.width)))
+            self._show_note(f"Target pose: the pose annotated for {self.source_path.name}.")
         return True
 
+    def source_pose(self) -> np.ndarray | None:
+        """The input photo's own pose (normalised (y, x) of its frame), or None when none is known."""
+        own = self.source_pose_panel.source_pose()
+        return None if own is None else own.pose.copy()
+
     def _update_photo_pose_button(self) -> None:
-        known = self.library.pose_of_photo(self.source_path) is not None
-        if known and not self.photo_pose_button.isEnabled():
-            self._show_note(f"{self.source_path.name} has an annotated pose: \"Use this photo's pose\" starts "
+        known = (self.source_pose_panel.source_pose() is not None
+                 or self.library.pose_of_photo(self.source_path) is not None)
+        if known and not self.photo_pose_button.isEnabled() and self.source_path is not None:
+            self._show_note(f"{self.source_path.name} has a known pose: \"Use this photo's pose\" starts "
                             "from it.")
         self.photo_pose_button.setEnabled(known)
+
+    def _on_source_pose_changed(self, final: bool) -> None:
+        self._update_photo_pose_button()
+        if self.model is not None and self.source_image() is not None and self._needs_source_pose():
+            self.trigger()
 
     def _on_pose_changed(self, final: bool) -> None:
         if final and hasattr(self, "_settings"):
@@ -330,6 +371,16 @@ class PoseTab(ToolTab):
             return KEYPOINT_MODEL_GOT_IUV
         return None
 
+    def _needs_source_pose(self) -> bool:
+        """Whether the loaded model also needs the photo's own pose (a warping model)."""
+        model = self.model
+        if model is None:
+            return False
+        try:
+            return bool(self._transfer_for(model).needs_source_pose)
+        except PoseInputError:
+            return False
+
     def run_request(self) -> Callable[[], Any] | None:
         model = self.model
         photo = self.source_image()
@@ -340,31 +391,69 @@ class PoseTab(ToolTab):
             from fashionstudio.core.pose_transfer import EMPTY_POSE
 
             problem = EMPTY_POSE
-        if problem is not None:
-            self.coarse_canvas.set_error(problem)
-            self.result_canvas.set_error(problem)
-            self._show_note(problem, error=True)
-            return None
         try:
             transfer = self._transfer_for(model)
         except PoseInputError as exc:
-            self.result_canvas.set_error(str(exc))
-            self.status_message.emit(str(exc))
+            problem = problem or str(exc)
+        source_pose = None
+        if problem is None and transfer.needs_source_pose:
+            if self.source_pose_panel.is_looking_up():
+                self._drop_in_flight()  # an older photo's result must not land while this one's pose is found
+                self.result_canvas.set_busy(LOOKING_FOR_SOURCE_POSE)
+                return None  # the lookup's answer triggers the run
+            source_pose = self.source_pose()
+            if source_pose is None:
+                problem = NO_SOURCE_POSE
+        if problem is not None:
+            self._refuse(problem)
             return None
         target: Any = self._iuv if self._iuv is not None else self.editor.pose()
         pose = None if self._iuv is not None else target
 
-        def job() -> tuple[Any, np.ndarray | None]:
-            return transfer.run(photo, target), pose
+        def job() -> tuple[Any, np.ndarray | None] | _Refusal:
+            try:
+                return transfer.run(photo, target, source_pose=source_pose), pose
+            except PoseInputError as exc:  # e.g. the photo's pose lacks a hip: a sentence, not a crash report
+                return _Refusal(str(exc))
 
         return job
+
+    def _drop_in_flight(self) -> None:
+        """Results of requests submitted so far will not be shown (the inputs they were made for are gone)."""
+        self._stale_up_to = self.worker.latest_id
+        self.worker.cancel_pending()
+
+    def _refuse(self, problem: str) -> None:
+        """Nothing can run for the current inputs: clear the results (they belong to other inputs and would be
+        exported as if made from these), say why, and make sure an older request still running lands nowhere."""
+        self._drop_in_flight()
+        self._shown_pose = None
+        self.last_result = None
+        for canvas in (self.coarse_canvas, self.result_canvas):
+            canvas.set_busy(None)
+            canvas.set_image(None)
+            canvas.set_error(problem)
+        self._show_note(problem, error=True)
+        self.result_changed.emit()
+
+    def _on_result(self, request_id: int, result: Any, elapsed_ms: float) -> None:
+        if request_id <= self._stale_up_to:
+            return
+        if isinstance(result, _Refusal):
+            self._refuse(result.message)
+            return
+        super()._on_result(request_id, result, elapsed_ms)
 
     def show_result(self, result: Any) -> None:
         transfer_result, pose = result
         self._shown_pose = pose
+        self.result_canvas.set_busy(None)
         self.coarse_canvas.set_image(transfer_result.coarse)
         self.result_canvas.set_image(transfer_result.refined)
-        if self.note_label.property("error"):
+        notes = getattr(transfer_result, "notes", None)
+        if notes:
+            self._show_note(" ".join(notes))
+        elif self.note_label.property("error"):
             self._show_note("")
 
     def shown_pose(self) -> np.ndarray | None:
@@ -372,15 +461,22 @@ class PoseTab(ToolTab):
         return None if self._shown_pose is None else self._shown_pose.copy()
 
     def _on_failed(self, request_id: int, message: str) -> None:
+        if request_id <= self._stale_up_to:
+            return
         self.coarse_canvas.set_error(message)
         super()._on_failed(request_id, message)
 
     def settings(self) -> dict[str, Any]:
         if self._iuv is not None:
-            return {"target": "densepose-iuv", "iuv_file": self._iuv_name}
-        pose = self.editor.pose()
-        return {"target": "keypoints", "pose_yx_normalised": np.round(pose, 4).tolist(),
-                "mirror": self.editor.mirror}
+            settings: dict[str, Any] = {"target": "densepose-iuv", "iuv_file": self._iuv_name}
+        else:
+            settings = {"target": "keypoints", "pose_yx_normalised": np.round(self.editor.pose(), 4).tolist(),
+                        "mirror": self.editor.mirror}
+        own = self.source_pose_panel.source_pose()
+        if own is not None and self._needs_source_pose():
+            settings["source_pose"] = {"origin": own.origin, "from": own.label,
+                                       "pose_yx_normalised": np.round(own.pose, 4).tolist()}
+        return settings
 
     def sample_input(self) -> Image.Image:
         """A plain backdrop with a figure-shaped block, so the self-test exercises the letterbox."""
@@ -405,6 +501,7 @@ class PoseTab(ToolTab):
             self.editor.set_reference(_reference_copy(self.source_canvas, 480))
         else:
             self.editor.set_reference(None)
+        self.source_pose_panel.set_photo(img, self.source_path)
         self._update_photo_pose_button()
         if self.source_path is not None:
             self.library.index_dataset_of(self.source_path, self._update_photo_pose_button)
@@ -423,6 +520,9 @@ class PoseTab(ToolTab):
         """Ctrl+Z in the editor undoes pose edits (the editor claims it); elsewhere, the photo as usual."""
         if self.editor.hasFocus() and self.editor.undo():
             return True
+        overlay = self.source_pose_panel.overlay
+        if overlay.isVisible() and overlay.hasFocus() and overlay.undo():
+            return True
         done = super().undo()
         if done:
             self.coarse_canvas.set_image(self._coarse_history.pop() if self._coarse_history else None)
@@ -430,5 +530,11 @@ class PoseTab(ToolTab):
             if img is not None:
                 self.editor.set_aspect(img.width / img.height)
                 self.editor.set_reference(_reference_copy(self.source_canvas, 480))
+            self.source_pose_panel.set_photo(img, self.source_path)
             self._update_photo_pose_button()
         return done
+
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        """Also finish saving the photo's marked pose (window closing)."""
+        self.source_pose_panel.shutdown(timeout_s)
+        super().shutdown(timeout_s)

@@ -432,7 +432,10 @@ class PoseEditor(QWidget):
         if self._hover is not None and self._dragging is None:
             hint = f"{joint_label(self._hover).capitalize()}: drag it onto the person's {joint_label(self._hover)}"
         else:
-            hint = f"Photo's pose · selected: {joint_label(self._selected)}"
+            name = joint_label(self._selected)
+            if self._pose[self._selected, 0] < 0:
+                name += " (hidden: Insert or right-click brings it back)"
+            hint = f"Photo's pose · selected: {name}"
         box = QRectF(self.rect()).adjusted(12, self.height() - 34, -12, -12)
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(_HINT_PANEL)

@@ -1,0 +1,289 @@
+"""The Pose tab and the photo's own pose: marking it with the mouse over the input canvas, remembering it per file,
+annotations beside a dataset photo, warping models that need it, and the sentences (with no stale result left
+on screen) when a target, a photo pose or a limb is missing."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+from fashionstudio.core.modelfile import save_model_file
+from fashionstudio.core.pose_transfer import EMPTY_POSE, NO_SOURCE_POSE, PoseTransfer, default_target_pose
+from fashionstudio.core.poses import empty_pose, write_pose_csv
+from fashionstudio.core.source_poses import SourcePoseStore, normalise_pixels, photo_key
+from fashionstudio.gui.model_manager import ModelManager
+from fashionstudio.gui.tabs.pose_tab import PoseTab
+from fashionstudio.gui.widgets.source_pose_panel import DONE_TEXT, MARK_TEXT
+from fashionstudio.models import posewarp
+
+from test_pose_transfer import photo, tiny_pose_model
+
+R_WRIST, R_HIP = 4, 8
+
+
+@pytest.fixture(autouse=True)
+def _env(tmp_path, monkeypatch):
+    monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(tmp_path / "no-models"))
+
+
+def tiny_warp_model(path, seed: int = 0):
+    """A random-init PoseWarp generator saved as an app model file."""
+    torch.manual_seed(seed)
+    cfg = {**posewarp.PRESETS["demo"], "resolution": 32, "g_base": 4, "d_blocks": 3}
+    return save_model_file(path, "posewarp", posewarp.build(cfg, ["G"]), cfg, resolution=32, name="Tiny warp")
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    return {"pgpg": tiny_pose_model(folder / "pose.safetensors"),
+            "warp": tiny_warp_model(folder / "warp.safetensors")}
+
+
+_open_tabs: list[PoseTab] = []
+
+
+@pytest.fixture(autouse=True)
+def _shut_tabs_down(qtbot):
+    yield
+    while _open_tabs:
+        tab = _open_tabs.pop()
+        tab.shutdown()
+        tab.manager.shutdown()
+
+
+def make_tab(qtbot, model_path=None) -> PoseTab:
+    tab = PoseTab(ModelManager("cpu"))
+    _open_tabs.append(tab)
+    qtbot.addWidget(tab)
+    tab.resize(1100, 700)
+    tab.show()
+    qtbot.waitUntil(lambda: not tab.library.is_loading(), timeout=10_000)
+    if model_path is not None:
+        tab.open_model(model_path)
+        qtbot.waitUntil(lambda: tab.model is not None, timeout=20_000)
+    return tab
+
+
+def open_photo(qtbot, tab: PoseTab, path) -> None:
+    tab.open_image(path)
+    qtbot.waitUntil(lambda: tab.source_path == path and not tab.source_pose_panel.is_looking_up(), timeout=10_000)
+
+
+def wait_idle(qtbot, tab: PoseTab) -> None:
+    qtbot.waitUntil(lambda: not tab.is_busy() and not tab.source_pose_panel.is_looking_up(), timeout=20_000)
+    qtbot.wait(20)  # the last result travels through the event loop after the worker goes idle
+
+
+def drag(widget, start: QPoint, end: QPoint) -> None:
+    """A real mouse drag: press, two moves, release."""
+    QTest.mousePress(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    QTest.mouseMove(widget, (start + end) / 2)
+    QTest.mouseMove(widget, end)
+    QTest.mouseRelease(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
+
+
+def test_marking_the_photos_pose_with_the_mouse_saves_it_for_the_file_and_it_comes_back(qtbot, tmp_path):
+    path = tmp_path / "look.png"
+    photo((90, 150)).save(path)
+    tab = make_tab(qtbot)
+    open_photo(qtbot, tab, path)
+    panel = tab.source_pose_panel
+    assert tab.source_pose() is None and "not known" in panel.label.text()
+    QTest.mouseClick(panel.mark_button, Qt.MouseButton.LeftButton)
+    overlay = panel.overlay
+    assert panel.is_marking() and overlay.isVisible() and panel.mark_button.text() == DONE_TEXT
+    # The overlay lies over the input canvas and its frame is exactly where the photo is drawn.
+    assert overlay.parent() is tab.source_canvas and overlay.geometry() == tab.source_canvas.rect()
+    assert overlay.frame_rect() == tab.source_canvas.image_rect()
+    start = overlay.joint_position(R_WRIST).toPoint()
+    end = start + QPoint(25, -60)
+    drag(overlay, start, end)
+    y, x = overlay.to_normalised(end.toPointF())
+    assert tab.source_pose()[R_WRIST] == pytest.approx((y, x), abs=1e-4)
+    assert "marked by you" in panel.label.text()
+    QTest.mouseClick(panel.mark_button, Qt.MouseButton.LeftButton)  # Done
+    assert not overlay.isVisible() and panel.mark_button.text() == MARK_TEXT
+    marked = tab.source_pose()
+    key = photo_key(path)
+    qtbot.waitUntil(lambda: SourcePoseStore().get(key) is not None, timeout=10_000)
+    tab.shutdown()
+
+    # The next launch, the same file (here a renamed copy): the pose is found, shown, and used as the target.
+    copy = tmp_path / "copy of look.png"
+    shutil.copy(path, copy)
+    again = make_tab(qtbot)
+    open_photo(qtbot, again, copy)
+    assert again.source_pose() == pytest.approx(marked, abs=1e-4)
+    assert "marked by you" in again.source_pose_panel.label.text()
+    again.source_pose_panel.start_marking()
+    assert again.source_pose_panel.overlay.pose() == pytest.approx(marked, abs=1e-4)
+    again.source_pose_panel.finish_marking()
+    assert again.photo_pose_button.isEnabled() and again.use_photo_pose()
+    assert again.target_pose() == pytest.approx(marked, abs=1e-4)
+    # Forget: the photo has no known pose again, on disk too.
+    again.source_pose_panel.forget()
+    qtbot.waitUntil(lambda: not again.source_pose_panel.is_looking_up(), timeout=10_000)
+    assert again.source_pose() is None and SourcePoseStore().get(key) is None
+
+
+def test_a_warping_model_without_the_photos_pose_says_what_to_do_then_runs_once_it_is_marked(qtbot, model_files):
+    tab = make_tab(qtbot, model_files["warp"])
+    img = photo((90, 150))
+    tab.set_source_image(img)  # pasted: no file, no annotation
+    wait_idle(qtbot, tab)
+    assert tab.note() == NO_SOURCE_POSE and "Mark this photo's pose" in NO_SOURCE_POSE
+    assert tab.result_canvas.error_text() == NO_SOURCE_POSE
+    assert tab.result_canvas.image() is None and tab.coarse_canvas.image() is None
+    panel = tab.source_pose_panel
+    panel.start_marking()
+    start = panel.overlay.joint_position(R_WRIST).toPoint()
+    drag(panel.overlay, start, start + QPoint(-15, 30))
+    wait_idle(qtbot, tab)
+    assert tab.result_canvas.image() is not None and tab.result_canvas.error_text() is None
+    expected = PoseTransfer(tab.model).run(img, tab.target_pose(), source_pose=tab.source_pose())
+    assert np.array_equal(np.asarray(tab.result_canvas.image()), np.asarray(expected.refined))
+    assert tab.settings()["source_pose"]["origin"] == "marked"
+    # The source pose is an input: moving one of its joints changes the result.
+    before = np.asarray(tab.result_canvas.image(), np.float32)
+    start = panel.overlay.joint_position(R_WRIST).toPoint()
+    drag(panel.overlay, start, start + QPoint(40, -80))
+    wait_idle(qtbot, tab)
+    assert np.abs(np.asarray(tab.result_canvas.image(), np.float32) - before).max() > 0
+
+
+def test_a_photo_pose_without_a_hip_gives_a_sentence_and_no_stale_result(qtbot, model_files):
+    tab = make_tab(qtbot, model_files["warp"])
+    tab.set_source_image(photo((90, 150)))
+    panel = tab.source_pose_panel
+    qtbot.waitUntil(lambda: not panel.is_looking_up(), timeout=10_000)
+    panel.start_marking()
+    panel.finish_marking()  # "Done" on the standing skeleton accepts it
+    wait_idle(qtbot, tab)
+    assert tab.result_canvas.image() is not None
+    panel.start_marking()
+    panel.overlay.hide_joint(R_HIP)
+    wait_idle(qtbot, tab)
+    assert "right hip" in tab.note() and "Mark this photo's pose" in tab.note()
+    assert tab.result_canvas.error_text() == tab.note()
+    assert tab.result_canvas.image() is None and tab.coarse_canvas.image() is None
+    assert tab.result_image() is None  # nothing stale to export
+    panel.overlay.restore_joint(R_HIP)
+    wait_idle(qtbot, tab)
+    assert tab.result_canvas.image() is not None and tab.result_canvas.error_text() is None
+
+
+def test_a_dataset_photo_lends_its_annotated_pose_to_the_warping_model(qtbot, tmp_path, model_files):
+    root = tmp_path / "inshop"
+    folder = root / "Img" / "MEN" / "Denim" / "id_00000080"
+    folder.mkdir(parents=True)
+    path = folder / "01_1_front.jpg"
+    photo((88, 128)).convert("RGB").save(path)
+    kp = np.round(np.asarray(default_target_pose(88 / 128)) * np.array([128, 88]) - 0.5).astype(np.float32)
+    write_pose_csv(root / "fasion-resize-annotation-train.csv", {"fashionMENDenimid0000008001_1front.jpg": kp})
+    tab = make_tab(qtbot, model_files["warp"])
+    open_photo(qtbot, tab, path)
+    wait_idle(qtbot, tab)
+    assert "annotated in fasion-resize-annotation-train.csv" in tab.source_pose_panel.label.text()
+    assert tab.source_pose() == pytest.approx(normalise_pixels(kp, (128, 88)), abs=1e-5)
+    assert tab.result_canvas.image() is not None and tab.result_canvas.error_text() is None
+    assert tab.settings()["source_pose"]["origin"] == "annotation"
+    tab.set_joint(R_WRIST, 0.1, 0.1)
+    assert tab.use_photo_pose()
+    assert tab.target_pose() == pytest.approx(tab.source_pose(), abs=1e-5)
+
+
+class _Gate:
+    """Wraps PoseTransfer.run so that a request waits until the test lets it finish."""
+
+    def __init__(self, run) -> None:
+        self.run, self.open, self.entered = run, threading.Event(), threading.Event()
+
+    def __call__(self, *args, **kwargs):
+        self.entered.set()
+        assert self.open.wait(20)
+        return self.run(*args, **kwargs)
+
+
+def test_an_older_result_does_not_land_after_the_target_pose_is_emptied(qtbot, model_files):
+    tab = make_tab(qtbot, model_files["pgpg"])
+    tab.set_source_image(photo((90, 150)))
+    wait_idle(qtbot, tab)
+    assert tab.result_canvas.image() is not None
+    transfer = tab._transfer_for(tab.model)
+    gate = _Gate(transfer.run)
+    transfer.run = gate
+    tab.set_joint(R_WRIST, 0.2, 0.2)  # a request now in flight
+    assert gate.entered.wait(10)
+    tab.editor.set_pose(empty_pose())  # the designer empties the target meanwhile
+    assert tab.note() == EMPTY_POSE
+    gate.open.set()
+    wait_idle(qtbot, tab)
+    qtbot.wait(50)
+    assert tab.note() == EMPTY_POSE and tab.result_canvas.error_text() == EMPTY_POSE
+    assert tab.result_canvas.image() is None and tab.coarse_canvas.image() is None
+    assert tab.shown_pose() is None
+
+
+def test_a_target_with_no_joints_on_a_warping_model_gives_its_sentence(qtbot, model_files):
+    tab = make_tab(qtbot, model_files["warp"])
+    tab.set_source_image(photo((90, 150)))
+    qtbot.waitUntil(lambda: not tab.source_pose_panel.is_looking_up(), timeout=10_000)
+    tab.source_pose_panel.start_marking()
+    tab.source_pose_panel.finish_marking()
+    wait_idle(qtbot, tab)
+    assert tab.result_canvas.image() is not None
+    tab.editor.set_pose(empty_pose())
+    wait_idle(qtbot, tab)
+    assert tab.note() == EMPTY_POSE and tab.result_canvas.image() is None
+
+
+def test_a_new_photo_ends_marking_and_looks_up_its_own_pose(qtbot, tmp_path):
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    photo((90, 150)).save(a)
+    photo((150, 90), backdrop=(40, 40, 40)).save(b)
+    tab = make_tab(qtbot)
+    open_photo(qtbot, tab, a)
+    tab.source_pose_panel.start_marking()
+    tab.source_pose_panel.overlay.move_joint(R_WRIST, 0.3, 0.3)
+    open_photo(qtbot, tab, b)
+    assert not tab.source_pose_panel.is_marking() and not tab.source_pose_panel.overlay.isVisible()
+    assert tab.source_pose() is None
+    assert tab.source_pose_panel.overlay.aspect() == pytest.approx(150 / 90)
+    open_photo(qtbot, tab, a)
+    assert tab.source_pose()[R_WRIST] == pytest.approx((0.3, 0.3))
+
+
+def test_the_skeleton_is_painted_over_the_photo_only_while_marking(qtbot, tmp_path):
+    path = tmp_path / "look.png"
+    photo((90, 150)).save(path)
+    tab = make_tab(qtbot)
+    open_photo(qtbot, tab, path)
+    canvas, panel = tab.source_canvas, tab.source_pose_panel
+
+    def shot() -> np.ndarray:
+        img = canvas.grab().toImage().convertToFormat(canvas.grab().toImage().Format.Format_RGB888)
+        return np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())[
+            :, : 3 * img.width()].reshape(img.height(), img.width(), 3).copy()
+
+    plain = shot()
+    panel.start_marking()
+    qtbot.wait(20)
+    marking = shot()
+    changed = np.abs(marking.astype(int) - plain).sum(-1) > 30
+    neck = panel.overlay.joint_position(1).toPoint()
+    assert changed[neck.y() - 2: neck.y() + 3, neck.x() - 2: neck.x() + 3].all()
+    rect = canvas.image_rect()
+    inside = changed[int(rect.top()): int(rect.bottom()), int(rect.left()): int(rect.right())].sum()
+    assert inside > 0.9 * changed[: int(rect.bottom())].sum()  # the skeleton lies on the photo (hint strip below)
+    panel.finish_marking()
+    qtbot.wait(20)
+    assert np.array_equal(shot(), plain)
