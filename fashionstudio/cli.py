@@ -75,6 +75,29 @@ def _progress(quiet: bool) -> Callable[[int, int, str], None] | None:
     return show
 
 
+def _familiarity(model: Any, role: str | None = None) -> Callable[[Any, str], dict[str, Any]]:
+    """A check for each input: a warning on stderr when it is unlike the model's training pictures (the full
+    advice once, then one line per file), and the flag its outputs' provenance carries."""
+    from fashionstudio.core.familiarity import checker_for
+
+    checker = checker_for(model)
+    if checker.note:
+        print(f"note: {checker.note}", file=sys.stderr)
+    advised: list[bool] = []
+
+    def check(img: Any, name: str) -> dict[str, Any]:
+        verdict = checker.check(img, role)
+        if verdict.unfamiliar:
+            if not advised:
+                print(f"warning: {name}: {verdict.message}", file=sys.stderr)
+                advised.append(True)
+            else:
+                print(f"warning: {name} is also unlike the model's training pictures.", file=sys.stderr)
+        return verdict.provenance()
+
+    return check
+
+
 def _finish(report: Any, out_dir: Path, t0: float) -> int:
     for name, reason in report.skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
@@ -92,7 +115,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     t0 = time.perf_counter()
     extractor = GarmentExtractor(_load_model("extract", args.model, args.device))
-    return _finish(extractor.run_folder(args.in_dir, args.out_dir, background, progress=_progress(args.quiet)),
+    return _finish(extractor.run_folder(args.in_dir, args.out_dir, background, progress=_progress(args.quiet),
+                                        check=_familiarity(extractor.model)),
                    Path(args.out_dir), t0)
 
 
@@ -104,7 +128,8 @@ def cmd_match(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     matcher = StyleMatcher(_load_model("match", args.model, args.device))
     report = matcher.run_folder(args.in_dir, args.out_dir, args.direction, candidates=args.candidates,
-                                progress=_progress(args.quiet))
+                                progress=_progress(args.quiet),
+                                check=_familiarity(matcher.model, "shoe" if args.direction == "shoe2bag" else "bag"))
     return _finish(report, Path(args.out_dir), t0)
 
 
@@ -216,12 +241,14 @@ def cmd_pose(args: argparse.Namespace) -> int:
     if out.suffix.lower() != ".png":
         out = out.with_suffix(".png")
     source = Path(args.src_img).name
-    written = [save_png_with_provenance(result.refined, out, result_provenance(
-        model, "pose", {"pose": pose_name, "stage": "refined"}, source))]
+    flag = _familiarity(model)(photo, source)
+    written = [save_png_with_provenance(result.refined, out, {**result_provenance(
+        model, "pose", {"pose": pose_name, "stage": "refined"}, source), "familiarity": flag})]
     if args.coarse:
         written.append(save_png_with_provenance(result.coarse, out.with_name(f"{out.stem}_coarse.png"),
-                                                result_provenance(model, "pose", {"pose": pose_name,
-                                                                                  "stage": "coarse"}, source)))
+                                                {**result_provenance(model, "pose", {"pose": pose_name,
+                                                                                     "stage": "coarse"}, source),
+                                                 "familiarity": flag}))
     print("Wrote " + ", ".join(str(p) for p in written))
     return EXIT_OK
 

@@ -130,9 +130,10 @@ class GarmentExtractor:
 
     def run_folder(self, in_dir: str | os.PathLike, out_dir: str | os.PathLike, background: RGB = WHITE, *,
                    progress: Callable[[int, int, str], None] | None = None,
-                   cancel: Callable[[], bool] | None = None) -> BatchReport:
+                   cancel: Callable[[], bool] | None = None,
+                   check: Callable[[Image.Image, str], dict[str, Any] | None] | None = None) -> BatchReport:
         """Extract every image of ``in_dir`` into ``out_dir`` (``<name>.png`` with provenance); unreadable files
-        are listed in the report's ``skipped`` and never stop the batch."""
+        are listed in the report's ``skipped`` and never stop the batch. ``check``: see ``process_folder``."""
         import torch
 
         def convert(img: Image.Image) -> list[tuple[str, Image.Image, dict[str, Any]]]:
@@ -141,4 +142,4 @@ class GarmentExtractor:
 
         with torch.inference_mode():
             return process_folder(in_dir, out_dir, convert, model=self.model, tool="extract",
-                                  progress=progress, cancel=cancel)
+                                  progress=progress, cancel=cancel, check=check)

@@ -175,9 +175,11 @@ class StyleMatcher:
 
     def run_folder(self, in_dir: str | os.PathLike, out_dir: str | os.PathLike, direction: str, *,
                    candidates: int = 1, progress: Callable[[int, int, str], None] | None = None,
-                   cancel: Callable[[], bool] | None = None) -> BatchReport:
+                   cancel: Callable[[], bool] | None = None,
+                   check: Callable[[Image.Image, str], dict[str, Any] | None] | None = None) -> BatchReport:
         """Match every image of ``in_dir`` into ``out_dir``: ``<name>.png`` (the best candidate), plus
-        ``<name>_2.png`` ... for further candidates; unreadable files are reported, never fatal."""
+        ``<name>_2.png`` ... for further candidates; unreadable files are reported, never fatal. ``check``: see
+        ``process_folder``."""
         import torch
 
         check_direction(direction)
@@ -189,4 +191,4 @@ class StyleMatcher:
 
         with torch.inference_mode():
             return process_folder(in_dir, out_dir, convert, model=self.model, tool="match",
-                                  progress=progress, cancel=cancel)
+                                  progress=progress, cancel=cancel, check=check)

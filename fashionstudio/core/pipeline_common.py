@@ -155,6 +155,7 @@ def process_folder(
     tool: str,
     progress: Callable[[int, int, str], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    check: Callable[[Image.Image, str], dict[str, Any] | None] | None = None,
 ) -> BatchReport:
     """Run ``convert`` over every image of ``in_dir`` and write its outputs to ``out_dir`` as PNG with provenance.
 
@@ -162,7 +163,8 @@ def process_folder(
     ``<input stem><name_suffix>.png``. A file that cannot be read or converted is recorded in the report's
     ``skipped`` list with the reason and the batch carries on. ``progress(done, total, name)`` is called after
     each file; ``cancel()`` returning True stops before the next file. Raises ValueError (a sentence) when the
-    input folder has no images or the output folder cannot be used.
+    input folder has no images or the output folder cannot be used. ``check(image, file name)`` may return a
+    flag stored as ``familiarity`` in each of that input's outputs' provenance (see core.familiarity).
     """
     from fashionstudio.core.images import ImageLoadError, load_image
     from fashionstudio.core.provenance import save_png_with_provenance
@@ -183,10 +185,13 @@ def process_folder(
             break
         try:
             img = load_image(path)
+            flag = check(img, path.name) if check is not None else None
             for suffix, result, settings in convert(img):
                 target = out / f"{names[path][:-4]}{suffix}.png"
-                report.written.append(save_png_with_provenance(
-                    result, target, result_provenance(model, tool, settings, path.name)))
+                info = result_provenance(model, tool, settings, path.name)
+                if flag is not None:
+                    info["familiarity"] = flag
+                report.written.append(save_png_with_provenance(result, target, info))
         except ImageLoadError as exc:
             report.skipped.append((path.name, str(exc)))
         except OSError as exc:

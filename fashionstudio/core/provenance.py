@@ -21,8 +21,8 @@ def _json(value: Any) -> str:
 def save_png_with_provenance(img: Image.Image, path: str | os.PathLike, info: dict[str, Any]) -> Path:
     """Write ``img`` as PNG to ``path`` atomically with ``info`` in its text chunks; return the path.
 
-    The whole ``info`` goes as JSON under the ``fashionstudio`` key; ``model``, ``model_sha256`` and ``settings``
-    are repeated as their own keys so any PNG viewer shows them.
+    The whole ``info`` goes as JSON under the ``fashionstudio`` key; ``model``, ``model_sha256``, ``settings``
+    and the input's familiarity status are repeated as their own keys so any PNG viewer shows them.
     """
     path = Path(path)
     meta = PngImagePlugin.PngInfo()
@@ -32,6 +32,8 @@ def save_png_with_provenance(img: Image.Image, path: str | os.PathLike, info: di
             meta.add_text(key, str(info[key]))
     if "settings" in info:
         meta.add_text("settings", _json(info["settings"]))
+    if isinstance(info.get("familiarity"), dict):  # "unfamiliar": the input was unlike the model's training data
+        meta.add_text("input_familiarity", str(info["familiarity"].get("status", "unknown")))
     meta.add_text("Software", str(info.get("software", "FashionStudio")))
     with atomic_write(path) as tmp:
         img.save(tmp, format="PNG", pnginfo=meta)
