@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWi
 
 from fashionstudio.core.pose_transfer import STANDARD_FRAME, default_target_pose, normalise_keypoints
 from fashionstudio.core.poses import LIMB_COLOURS, LIMBS, PoseFormatError, read_pose_csv, visible
+from fashionstudio.core.source_poses import photo_annotation_names  # one spelling of a photo's CSV names
 from fashionstudio.gui.workers import run_in_background
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 THUMB = QSize(62, 72)
 MAX_THUMBNAILS_PER_CSV = 120  # a DeepFashion annotation file has ~50k rows: index them all, show a few
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-_INSHOP_PATH = re.compile(r"(MEN|WOMEN)/([^/]+)/(id_\d+)/(\d+_\d+_[A-Za-z]+)\.(jpg|png)$")
 
 
 @dataclass
@@ -320,14 +319,3 @@ class PoseLibrary(QListWidget):
             if name in self.annotations:
                 return self.annotations[name]
         return None
-
-
-def photo_annotation_names(path: Path) -> list[str]:
-    """Names under which a photo may appear in a pose-transfer CSV."""
-    names = [path.name, path.stem, *(path.stem + s for s in (".jpg", ".png"))]
-    m = _INSHOP_PATH.search(path.as_posix())
-    if m:  # Img/MEN/Denim/id_00000080/01_1_front.jpg -> fashionMENDenimid0000008001_1front.jpg
-        gender, category, item, stem, _ = m.groups()
-        cut = stem.rindex("_")
-        names.append(f"fashion{gender}{category}{item.replace('_', '')}{stem[:cut]}{stem[cut + 1:]}.jpg")
-    return names
