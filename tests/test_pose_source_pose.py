@@ -287,3 +287,22 @@ def test_the_skeleton_is_painted_over_the_photo_only_while_marking(qtbot, tmp_pa
     panel.finish_marking()
     qtbot.wait(20)
     assert np.array_equal(shot(), plain)
+
+
+def test_the_sample_person_comes_with_its_pose_so_a_warping_model_runs_on_it(qtbot, model_files):
+    from fashionstudio.core.samples import sample_path
+
+    person = sample_path("person")
+    img = Image.open(person).convert("RGB")
+    backdrop = np.asarray(img)[2, 2].astype(int)
+    tab = make_tab(qtbot, model_files["warp"])
+    tab.open_sample()
+    qtbot.waitUntil(lambda: tab.source_path == person, timeout=10_000)
+    wait_idle(qtbot, tab)
+    assert "annotated in samples-annotation.csv" in tab.source_pose_panel.label.text()
+    assert tab.result_canvas.image() is not None and tab.result_canvas.error_text() is None
+    # The annotation lies on the person: neck, shoulders and hips are on the figure, not on the backdrop.
+    for joint in (1, 2, 5, 8, 11):
+        y, x = tab.source_pose()[joint]
+        pixel = np.asarray(img)[int(y * img.height), int(x * img.width)].astype(int)
+        assert np.abs(pixel - backdrop).sum() > 40, joint
