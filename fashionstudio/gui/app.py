@@ -33,6 +33,7 @@ QLabel#modelLabel[error="true"] { color: #b3261e; }
 QLabel#canvasCaption { color: #6b717b; font-weight: 600; }
 QLabel#placeholderText { color: #8a9099; font-size: 13pt; }
 QFrame#panelRule { color: #e6e8ec; }
+QScrollArea#controlsScroll, QWidget#controlsHolder { background: transparent; }
 QPushButton#runButton { padding: 7px; border-radius: 6px; background: #3b6fd8; color: white; border: none; }
 QPushButton#runButton:hover { background: #335fbd; }
 QPushButton#runButton:disabled { background: #b8c6e6; }

@@ -18,6 +18,8 @@ ERROR_TEXT = QColor("#b3261e")
 # Longest side of the picture a canvas keeps for painting: enough for a canvas on a 4K screen, and small enough
 # that turning it into a pixmap on the GUI thread costs a few milliseconds even for a camera photo.
 DISPLAY_LONGEST = 2048
+# Small enough that the Pose tab's four pictures fit beside the side panel at the window's minimum width.
+MIN_SIDE = 112
 
 
 def pil_to_qimage(img: Image.Image) -> QImage:
@@ -76,7 +78,7 @@ class ImageCanvas(QWidget):
         self._busy: str | None = None
         self._hover = False
         self.setAcceptDrops(accept_drops)
-        self.setMinimumSize(220, 220)
+        self.setMinimumSize(MIN_SIDE, MIN_SIDE)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.sample_button = QPushButton(self)
         self.sample_button.setObjectName("sampleLink")
@@ -153,6 +155,11 @@ class ImageCanvas(QWidget):
         self.sample_button.setVisible(bool(self._sample_offer) and self._image is None and not self._busy)
 
     def _place_sample_button(self) -> None:
+        # A narrow canvas gets the short wording rather than a link cut off at both ends.
+        text = self._sample_offer or ""
+        self.sample_button.setText(text)
+        if self.sample_button.sizeHint().width() > self.width() - 12:
+            self.sample_button.setText(text.split(":")[0])
         hint = self.sample_button.sizeHint()
         self.sample_button.setGeometry((self.width() - hint.width()) // 2, self.height() - hint.height() - 24,
                                        hint.width(), hint.height())

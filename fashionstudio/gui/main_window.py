@@ -32,7 +32,9 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings if settings is not None else create_settings()
         self.setWindowTitle(fashionstudio.APP_NAME)
-        self.setMinimumSize(760, 520)
+        # The smallest size at which every tab's pictures and controls fit without covering each other
+        # (tests/test_min_window_layout.py); the Pose tab's four pictures and side panel set the width.
+        self.setMinimumSize(900, 560)
         self.resize(1280, 800)
         self._closing = False
         # False for --self-test and --screenshot: a scripted run must not become the next launch's tab and size.

@@ -19,7 +19,7 @@ from PIL import Image
 from PySide6.QtCore import QEventLoop, QTimer, Qt, Signal
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import (
-    QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget,
+    QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget,
 )
 
 import fashionstudio
@@ -131,10 +131,24 @@ class ToolTab(QWidget):
         line.setObjectName("panelRule")
         side.addWidget(line)
 
+        # The controls scroll when the window is too short for them, instead of being drawn over each other.
+        self.controls_scroll = QScrollArea()
+        self.controls_scroll.setObjectName("controlsScroll")
+        self.controls_scroll.setWidgetResizable(True)
+        self.controls_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.controls_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        holder = QWidget()
+        holder.setObjectName("controlsHolder")
+        holder_layout = QVBoxLayout(holder)
+        holder_layout.setContentsMargins(0, 0, 0, 0)
         self.controls_layout = QVBoxLayout()
         self.controls_layout.setSpacing(8)
-        side.addLayout(self.controls_layout)
-        side.addStretch(1)
+        holder_layout.addLayout(self.controls_layout)
+        holder_layout.addStretch(1)
+        self.controls_scroll.setWidget(holder)
+        side.addWidget(self.controls_scroll, 1)
+        self._side_layout = side
+        self.controls_scroll.verticalScrollBar().rangeChanged.connect(self._fit_side_margin)
 
         self.run_button = QPushButton("Run")
         self.run_button.setObjectName("runButton")
@@ -151,6 +165,12 @@ class ToolTab(QWidget):
         canvases.addWidget(self.splitter, 1)
         outer.addLayout(canvases, 1)
         outer.addWidget(self.side_panel)
+
+    def _fit_side_margin(self, _low: int = 0, high: int = 0) -> None:
+        """While the controls scroll, the scroll bar takes the panel's right margin, not the controls' width."""
+        bar = self.controls_scroll.verticalScrollBar().sizeHint().width() if high > 0 else 0
+        margins = self._side_layout.contentsMargins()
+        self._side_layout.setContentsMargins(margins.left(), margins.top(), max(2, 16 - bar), margins.bottom())
 
     # -- hooks for subclasses -------------------------------------------------------------------------------------
     def run_request(self) -> Callable[[], Any] | None:

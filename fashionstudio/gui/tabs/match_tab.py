@@ -16,7 +16,8 @@ from PIL import Image, ImageDraw
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
-    QButtonGroup, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget,
+    QButtonGroup, QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QToolButton,
+    QVBoxLayout, QWidget,
 )
 
 from fashionstudio.gui.canvas import ImageCanvas, pil_to_qimage
@@ -42,6 +43,7 @@ QToolButton#candidate { border: 1px solid #dfe2e7; border-radius: 6px; backgroun
                         color: #4a4f57; }
 QToolButton#candidate:checked { border: 2px solid #3b6fd8; color: #1d1f23; font-weight: 600; }
 QToolButton#candidate:hover:!checked { border-color: #9fb6e8; }
+QScrollArea#candidateScroll, QWidget#candidateStrip { background: transparent; }
 """
 
 
@@ -153,10 +155,20 @@ class MatchTab(ToolTab):
         self.candidates_caption = QLabel("Candidates, most faithful first")
         self.candidates_caption.setObjectName("canvasCaption")
         col_layout.addWidget(self.candidates_caption)
-        self.candidate_row = QHBoxLayout()
+        # Up to eight thumbnails: in a narrow window they scroll sideways instead of piling onto each other.
+        self.candidate_scroll = QScrollArea()
+        self.candidate_scroll.setObjectName("candidateScroll")
+        self.candidate_scroll.setWidgetResizable(True)
+        self.candidate_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.candidate_scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        strip = QWidget()
+        strip.setObjectName("candidateStrip")
+        self.candidate_row = QHBoxLayout(strip)
+        self.candidate_row.setContentsMargins(0, 0, 0, 0)
         self.candidate_row.setSpacing(8)
         self.candidate_row.addStretch(1)
-        col_layout.addLayout(self.candidate_row)
+        self.candidate_scroll.setWidget(strip)
+        col_layout.addWidget(self.candidate_scroll)
         self.candidate_group = QButtonGroup(self)
         self.candidate_group.setExclusive(True)
         self.candidate_buttons: list[QToolButton] = []
@@ -164,6 +176,11 @@ class MatchTab(ToolTab):
 
     def _show_candidates_visible(self, visible: bool) -> None:
         self.candidates_caption.setVisible(visible)
+        self.candidate_scroll.setVisible(visible)
+        if self.candidate_buttons:
+            # Room for one row of thumbnails plus the sideways scroll bar.
+            bar = self.candidate_scroll.horizontalScrollBar().sizeHint().height()
+            self.candidate_scroll.setFixedHeight(self.candidate_buttons[0].sizeHint().height() + bar + 4)
         for b in self.candidate_buttons:
             b.setVisible(visible)
 

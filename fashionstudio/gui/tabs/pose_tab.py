@@ -142,7 +142,7 @@ class PoseTab(ToolTab):
         # image (exported, undone and reported on by the base class).
         self.coarse_canvas = ImageCanvas("The coarse result (G1) appears here", accept_drops=False)
         for canvas in (self.source_canvas, self.coarse_canvas, self.result_canvas):
-            canvas.setMinimumSize(150, 200)
+            canvas.setMinimumSize(112, 200)  # four pictures and the side panel fit the window's minimum width
         self.result_canvas.set_placeholder(self.result_placeholder)
         results = QWidget()
         row = QHBoxLayout(results)

@@ -91,6 +91,7 @@ class Chart(QFrame):
         lay.addWidget(self.widget)
         self.curves: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
         self.axis_kind = "step"
+        self._fit_x = False  # set by an axis change: fit the x range to the new coordinates on the next redraw
         self.item.getViewBox().sigXRangeChanged.connect(lambda *_: self._on_range())
 
     def _on_range(self) -> None:
@@ -105,6 +106,10 @@ class Chart(QFrame):
         _style_axis(axis)
         self.item.setAxisItems({"bottom": axis})
         self.item.enableAutoRange()
+        # The view still spans the old axis's range (steps 0..N, while hours since the start are 0..0.01):
+        # pyqtgraph's auto-downsampling then keeps no point at all, the curve has no bounds and auto-range never
+        # recovers. The next redraw fits the view to the new coordinates first.
+        self._fit_x = True
 
     def redraw(self, runs: list[PlottedRun], smoothing: float) -> int:
         """Update every run's curves; returns the number of points handed to pyqtgraph."""
@@ -132,6 +137,14 @@ class Chart(QFrame):
             if key not in keys:
                 for curve in self.curves.pop(key):
                     self.item.removeItem(curve)
+        if self._fit_x and self.curves:
+            self._fit_x = False
+            spans = [curve.getOriginalDataset()[0] for curves in self.curves.values() for curve in curves]
+            spans = [x for x in spans if x is not None and len(x)]
+            if spans:
+                lo, hi = min(float(x[0]) for x in spans), max(float(x[-1]) for x in spans)
+                self.item.setXRange(lo, hi if hi > lo else lo + 1.0, padding=0.02)
+                self.item.enableAutoRange()
         return shown
 
     def _add_curves(self, run: PlottedRun) -> tuple[pg.PlotDataItem, pg.PlotDataItem]:
@@ -170,7 +183,9 @@ class LossPlots(QWidget):
         self.smoothing_slider = QSlider(Qt.Orientation.Horizontal)
         self.smoothing_slider.setRange(0, 999)
         self.smoothing_slider.setValue(600)
-        self.smoothing_slider.setFixedWidth(150)
+        # Slider and filter shrink in a narrow window rather than being drawn over their neighbours.
+        self.smoothing_slider.setMinimumWidth(60)
+        self.smoothing_slider.setMaximumWidth(150)
         self.smoothing_slider.setToolTip("Exponential moving average, debiased as in TensorBoard (0 = raw values)")
         bar.addWidget(self.smoothing_slider)
         self.smoothing_label = QLabel("0.600")
@@ -188,7 +203,8 @@ class LossPlots(QWidget):
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("Filter charts (regex), e.g. loss|fid")
         self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.setFixedWidth(240)
+        self.filter_edit.setMinimumWidth(90)
+        self.filter_edit.setMaximumWidth(240)
         bar.addWidget(self.filter_edit)
 
         self.grid_host = QWidget()
