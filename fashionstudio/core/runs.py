@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from fashionstudio.core.runlock import lock_holder
+from fashionstudio.core.runlock import lock_holder, read_holder
 from training.events import EVENTS_FILE, decode_lines, read_events  # the trainer's reader: no torch, no Qt
 
 _LFILTER: Any = None
@@ -215,6 +215,9 @@ def validate_run_spec(spec: RunSpec, runs_dir: str | os.PathLike) -> None:
         raise RunSetupError("The number of training steps must be at least 1.")
     if spec.batch_size <= 0:
         raise RunSetupError("The batch size must be at least 1.")
+    for what, every in (("sample grids", spec.sample_every), ("checkpoints", spec.checkpoint_every)):
+        if every is not None and every < 0:
+            raise RunSetupError(f"The steps between {what} must be 0 (never) or more, not {every}.")
     if spec.resolution is not None and (spec.resolution < 8 or spec.resolution & (spec.resolution - 1)):
         raise RunSetupError("The resolution must be a power of two such as 32, 64, 128 or 256.")
     if spec.device not in DEVICES and not re.match(r"^cuda:\d+$", spec.device):
@@ -744,18 +747,33 @@ def _event_step(ev: dict[str, Any]) -> int:
 
 
 # ----- state --------------------------------------------------------------------------------------------------------
-STATES = ("new", "running", "finished", "stopped", "crashed", "elsewhere")
+STATES = ("new", "running", "finished", "stopped", "crashed", "elsewhere", "copied")
+
+
+def copied_from(run_dir: str | os.PathLike) -> str | None:
+    """The other machine a run folder was copied from while it trained there, else None.
+
+    A trainer's lock note (:mod:`fashionstudio.core.runlock`) lives only while it holds the lock. A note naming
+    another host, in a folder whose lock nobody here holds, was copied along mid-run: what the folder shows is
+    that machine's progress at copy time, not a run going on (or dying) here. Call it only when the lock is free.
+    """
+    import socket
+
+    host = read_holder(run_dir).get("host")
+    return host if host and host != socket.gethostname() else None
 
 
 def infer_state(log: RunLog, process_running: bool | None = None, exit_code: int | None = None,
-                now: float | None = None, mtime: float | None = None, locked: bool = False) -> str:
+                now: float | None = None, mtime: float | None = None, locked: bool = False,
+                copied: bool = False) -> str:
     """A run's state from its events, its lock and, when this app started it, its process.
 
     ``locked``: another process holds the run folder's lock (:mod:`fashionstudio.core.runlock`), so it trains
     there: "elsewhere". ``process_running`` is None for runs this app did not start: then a run that says it
     started (or whose log shows training but has lost its start to the length of the log), has not said it ended,
     and wrote nothing for :data:`STALE_AFTER_S` is taken as crashed (killed without a word), while a recently
-    written one is running (in a terminal, on a server whose folder is shared).
+    written one is running (in a terminal, on a server whose folder is shared). ``copied``: the folder was copied
+    from another machine mid-run (:func:`copied_from`): such a run that has not said it ended is "copied".
     """
     if process_running:
         return "running"
@@ -769,6 +787,8 @@ def infer_state(log: RunLog, process_running: bool | None = None, exit_code: int
     if status in ("started", "resumed") or (status is None and log.n_events and log.last_step > 0):
         if process_running is False:
             return "crashed"
+        if copied and process_running is None:
+            return "copied"
         now = time.time() if now is None else now
         if mtime is None:
             try:
@@ -809,6 +829,7 @@ class RunSummary:
     has_checkpoint: bool = False
     mtime: float = 0.0
     locked_by: dict[str, Any] | None = None   # who holds the run's lock (another process training it), if anyone
+    copied_from: str | None = None   # the machine it was copied from mid-run (see copied_from), if so
 
 
 def summarize_run(run_dir: str | os.PathLike, tail_bytes: int = 64 << 10, now: float | None = None) -> RunSummary:
@@ -837,7 +858,9 @@ def summarize_run(run_dir: str | os.PathLike, tail_bytes: int = 64 << 10, now: f
     if log.total_steps:
         summary.steps = log.total_steps
     summary.locked_by = lock_holder(run_dir)
-    summary.state = infer_state(log, now=now, mtime=summary.mtime or None, locked=summary.locked_by is not None)
+    summary.copied_from = copied_from(run_dir) if summary.locked_by is None else None
+    summary.state = infer_state(log, now=now, mtime=summary.mtime or None, locked=summary.locked_by is not None,
+                                copied=summary.copied_from is not None)
     err = log.last_error()
     summary.error = str(err.get("message", "")) if err else None
     return summary

@@ -327,8 +327,9 @@ class TrainTab(QWidget):
             if proc is not None and proc.is_running():
                 return "running"
             return summary.state if summary else "new"
+        copied = bool(summary and summary.copied_from)
         if proc is None:
-            return infer_state(run_log, locked=locked)
+            return infer_state(run_log, locked=locked, copied=copied)
         return infer_state(run_log, process_running=proc.is_running(), exit_code=proc.exit_code, locked=locked)
 
     # -- tailing --------------------------------------------------------------------------------------------------
@@ -479,6 +480,8 @@ class TrainTab(QWidget):
         if state == "elsewhere":
             self._show_banner(holder_sentence(path, summary.locked_by or {}) if summary else
                               "Another process is training this run.", "info")
+        elif state == "copied":
+            self._show_banner(self.copy_message(path), "info")
         elif state == "crashed":
             self._show_banner(self.crash_message(path), "error")
         elif state == "stopped":
@@ -492,6 +495,17 @@ class TrainTab(QWidget):
         except OSError:
             text = "(no config.toml)"
         self.details_view.setPlainText(f"# {path / CONFIG_FILE}\n{text}")
+
+    def copy_message(self, path: Path) -> str:
+        """The sentence for a run folder copied from another machine while it trained there."""
+        summary = self.summaries.get(path)
+        run_log = self.logs.get(path)
+        host = summary.copied_from if summary and summary.copied_from else "another machine"
+        step = run_log.last_step if run_log is not None else (summary.last_step if summary else 0)
+        text = (f"This is a copy of a run that was training on {host} when it was copied (up to step {step:,}); "
+                "it is not training here. Copy the folder again to see newer progress")
+        return text + (", or “Resume” to continue it here from its last checkpoint." if checkpoint_files(path)
+                       else ".")
 
     def crash_message(self, path: Path) -> str:
         """The sentence for a crashed run: its error event, else the last line of its stderr."""
@@ -540,7 +554,7 @@ class TrainTab(QWidget):
         self.stop_button.setEnabled(running_here)
         self.stop_button.setToolTip("" if running_here or not path or not elsewhere else
                                     "This run was started elsewhere (a terminal or another machine): stop it there.")
-        self.resume_button.setEnabled(bool(path) and not running_here and state in ("stopped", "crashed")
+        self.resume_button.setEnabled(bool(path) and not running_here and state in ("stopped", "crashed", "copied")
                                       and has_ckpt)
         family = (self.summaries.get(path).family if path and path in self.summaries else "") or \
             (read_run_config(path).get("family", "") if path else "")

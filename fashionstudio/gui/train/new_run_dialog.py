@@ -73,6 +73,11 @@ class NewRunDialog(QDialog):
         self.steps_spin.setSingleStep(500)
         self.batch_spin = QSpinBox()
         self.batch_spin.setRange(1, 4096)
+        # How often the run shows progress and can be resumed from; 0 = never (the trainer's own convention).
+        self.sample_spin = self._interval_spin("Steps between sample grids in the Samples view (Never: none).")
+        self.checkpoint_spin = self._interval_spin(
+            "Steps between checkpoints to resume from; one is also written when the run stops or ends.")
+        self._preset_log: dict[str, Any] = {}
         self.resolution_combo = QComboBox()
         for res in RESOLUTIONS:
             self.resolution_combo.addItem("As the preset says" if res is None else f"{res} × {res} px", res)
@@ -98,6 +103,8 @@ class NewRunDialog(QDialog):
         form.addRow(self.size_label, self.size_spin)
         form.addRow("Training steps", self.steps_spin)
         form.addRow("Batch size", self.batch_spin)
+        form.addRow("Sample grid every", self.sample_spin)
+        form.addRow("Checkpoint every", self.checkpoint_spin)
         form.addRow("Resolution", self.resolution_combo)
         form.addRow("Device", self.device_combo)
         note = QLabel(f"The run folder is created in {self.runs_dir}.")
@@ -144,11 +151,29 @@ class NewRunDialog(QDialog):
         if not self.name_edit.isModified():
             self.name_edit.setText(f"{FAMILIES[self.family][0]}-{time.strftime('%Y%m%d-%H%M')}")
 
+    @staticmethod
+    def _interval_spin(tip: str) -> QSpinBox:
+        spin = QSpinBox()
+        spin.setRange(0, 100_000_000)
+        spin.setSingleStep(50)
+        spin.setSuffix(" steps")
+        spin.setSpecialValueText("Never")
+        spin.setToolTip(tip)
+        return spin
+
     def _fill_defaults(self, *_: Any) -> None:
         d = preset_defaults(str(self.preset_combo.currentData()), self.family)
         self.steps_spin.setValue(int(d.get("steps", 2000)))
         self.batch_spin.setValue(int(d.get("batch_size", 8)))
         self.size_spin.setValue(int(d.get("data", {}).get("size", 512)))
+        log = d.get("log", {}) if isinstance(d.get("log"), dict) else {}
+        self._preset_log = log
+        self.sample_spin.setValue(int(log.get("sample_every", 200)))
+        self.checkpoint_spin.setValue(int(log.get("checkpoint_every", 500)))
+
+    def _override(self, key: str, spin: QSpinBox) -> int | None:
+        """The interval when it differs from the preset's (otherwise None, so the preset stays in charge)."""
+        return None if self._preset_log.get(key) == spin.value() else spin.value()
 
     def _on_data_kind(self, *_: Any) -> None:
         atelier = self.data_combo.currentData() == "atelier"
@@ -174,6 +199,8 @@ class NewRunDialog(QDialog):
             data_kind=str(self.data_combo.currentData()), data_path=self.folder_edit.text().strip(),
             atelier_size=self.size_spin.value(), steps=self.steps_spin.value(), batch_size=self.batch_spin.value(),
             resolution=self.resolution_combo.currentData(), device=str(self.device_combo.currentData()),
+            sample_every=self._override("sample_every", self.sample_spin),
+            checkpoint_every=self._override("checkpoint_every", self.checkpoint_spin),
         )
 
     @property

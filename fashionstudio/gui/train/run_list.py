@@ -12,9 +12,9 @@ from fashionstudio.core.runs import FAMILIES, RunSummary
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 STATE_COLOURS = {"running": "#2f62c9", "finished": "#2e7d32", "stopped": "#a86a00", "crashed": "#b3261e",
-                 "new": "#6b717b", "elsewhere": "#5a4fb0"}
+                 "new": "#6b717b", "elsewhere": "#5a4fb0", "copied": "#5a4fb0"}
 STATE_TEXT = {"running": "Running", "finished": "Finished", "stopped": "Stopped", "crashed": "Crashed",
-              "new": "Not started", "elsewhere": "Running elsewhere"}
+              "new": "Not started", "elsewhere": "Running elsewhere", "copied": "Copied mid-run"}
 COLUMNS = ("Run", "Status", "Progress")
 
 
