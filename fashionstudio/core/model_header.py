@@ -19,9 +19,9 @@ from typing import Any
 from fashionstudio.core.safe_json import SafeJsonError
 from fashionstudio.core.safe_json import loads as safe_loads
 
-# Far above any real model's header (a few hundred tensors take ~50 kB) and small enough that parsing the
-# worst hostile header of this size stays within a few hundred MB.
-MAX_HEADER = 8 * 1024 * 1024
+# Far above any real model's header (the shipped ones are 6-25 kB; a thousand tensors take ~100 kB), and small
+# enough that parsing the worst hostile header of this size costs well under 100 MB.
+MAX_HEADER = 4 * 1024 * 1024
 MAX_DIMS = 8
 DTYPE_BYTES: dict[str, int] = {
     "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1,

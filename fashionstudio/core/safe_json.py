@@ -15,6 +15,9 @@ from typing import Any
 
 MAX_DEPTH = 32
 MAX_CHARS = 16 * 1024 * 1024
+# Each list or dict costs Python ~60 bytes even when empty, so "[[],[],...]" would be the costliest JSON per
+# character; counting brackets (strings included, an upper bound) before parsing caps that at a few MB.
+MAX_CONTAINERS = 200_000
 
 
 class SafeJsonError(ValueError):
@@ -33,11 +36,12 @@ def _finite_float(text: str) -> float:
 
 
 def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, max_chars: int = MAX_CHARS,
-          allow_nan: bool = False) -> Any:
+          max_containers: int = MAX_CONTAINERS, allow_nan: bool = False) -> Any:
     """Parse ``text`` as JSON; raise :class:`SafeJsonError` for anything that is not plain, finite, shallow JSON.
 
     ``bytes`` must be UTF-8. Nesting deeper than ``max_depth`` containers and text longer than ``max_chars`` are
-    refused, so no input can exhaust the stack or memory of code that walks the result. ``allow_nan`` accepts
+    refused, and so is text with more than ``max_containers`` opening brackets, so no input can exhaust the
+    stack or memory of the parser or of code that walks the result. ``allow_nan`` accepts
     Python's ``NaN``/``Infinity`` extension (which ``json.dumps`` writes for a NaN metric) where the caller
     checks the numbers it uses itself.
     """
@@ -52,6 +56,8 @@ def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, max_chars: int = MAX
         raise SafeJsonError(f"it is a {type(text).__name__}, not text")
     if len(text) > max_chars:
         raise SafeJsonError(f"it is too long ({len(text)} characters; at most {max_chars} are read)")
+    if text.count("[") + text.count("{") > max_containers:
+        raise SafeJsonError(f"it holds too many lists and tables (more than {max_containers})")
     try:
         if allow_nan:
             value = json.loads(text)
