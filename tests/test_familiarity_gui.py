@@ -12,6 +12,7 @@ from fashionstudio import cli
 from fashionstudio.core.provenance import read_provenance
 from fashionstudio.gui.model_manager import ModelManager
 from fashionstudio.gui.tabs.extract_tab import ExtractTab
+from fashionstudio.gui.tabs.generate_tab import GenerateTab
 from fashionstudio.gui.tabs.match_tab import MatchTab
 from qt_helpers import drop_file, open_model_and_wait
 from training import familiarity_calibration as cal
@@ -30,9 +31,9 @@ def _env(tmp_path, monkeypatch):
 def pictures(tmp_path_factory) -> dict[str, Path]:
     """One freshly generated atelier person (LookBook kind), shoe and bag, as PNG files."""
     root = tmp_path_factory.mktemp("pictures")
-    found = cal.atelier_pictures(root / "atelier", 2, kinds=("lookbook_person", "shoe", "bag"))
+    found = cal.atelier_pictures(root / "atelier", 2, kinds=("lookbook_person", "shoe", "bag", "image"))
     out = {}
-    for kind in ("lookbook_person", "shoe", "bag"):
+    for kind in ("lookbook_person", "shoe", "bag", "image"):
         out[kind] = root / f"{kind}.png"
         found[kind][0].save(out[kind])
     return out
@@ -89,6 +90,20 @@ def test_match_scores_against_the_side_its_toggle_names(qtbot, pictures):
         tab.set_direction("bag2shoe")  # the same shoe, now read as a bag
         qtbot.waitUntil(lambda: tab.familiarity is not None, timeout=20_000)
         assert tab.familiarity.role == "bag" and tab.familiarity.unfamiliar
+    finally:
+        tab.shutdown()
+        manager.shutdown()
+
+
+def test_generate_flags_a_photo_to_project_that_is_unlike_its_training_pictures(qtbot, pictures):
+    tab, manager = _tab(qtbot, GenerateTab)
+    try:
+        open_model_and_wait(tab, qtbot, MODELS / "generate.safetensors", timeout_ms=20_000)
+        _dropped(tab, qtbot, pictures["bag"])
+        assert tab.familiarity.unfamiliar and tab.familiarity_banner.isVisible()
+        assert "'images'" in tab.familiarity_banner.text()
+        _dropped(tab, qtbot, pictures["image"])
+        assert tab.familiarity.status == "familiar" and not tab.familiarity_banner.isVisible()
     finally:
         tab.shutdown()
         manager.shutdown()

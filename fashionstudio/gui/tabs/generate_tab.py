@@ -812,6 +812,7 @@ class GenerateTab(ToolTab):
             return
         self.source_path = path
         self.source_canvas.set_image(value)
+        self.check_familiarity()  # a photo unlike the training pictures projects badly: the banner says so
         self.status_message.emit(f"Opened {path.name if path else 'the image'}: projecting it into the generator…")
         self.start_projection(value)
 
