@@ -99,6 +99,9 @@ def _familiarity(model: Any, role: str | None = None) -> Callable[[Any, str], di
 
 
 def _finish(report: Any, out_dir: Path, t0: float) -> int:
+    if report.skipped:
+        count = len(report.skipped)
+        print(f"{count} file{'s' if count != 1 else ''} of {report.total} in the folder left out:", file=sys.stderr)
     for name, reason in report.skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     print(f"{report.summary()} Output: {out_dir} ({time.perf_counter() - t0:.1f} s)")

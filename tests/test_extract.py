@@ -135,13 +135,13 @@ def test_folder_batch_reports_a_corrupt_file_and_writes_the_rest(tmp_path):
     for i in range(3):
         person(backdrop=(230 - i, 228, 222)).save(src / f"look{i}.jpg")
     (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
-    (src / "readme.txt").write_text("ignored")
+    (src / "readme.txt").write_text("not a picture: listed as left out")
     extractor = GarmentExtractor(load_model_file(extract_model(tmp_path / "e.safetensors")))
     seen = []
     report = extractor.run_folder(src, tmp_path / "out", (246, 241, 231), progress=lambda d, t, n: seen.append((d, t)))
     assert sorted(p.name for p in report.written) == ["look0.png", "look1.png", "look2.png"]
-    assert [name for name, _ in report.skipped] == ["broken.jpg"]
-    assert "damaged" in report.skipped[0][1]
+    assert [name for name, _ in report.skipped] == ["readme.txt", "broken.jpg"]
+    assert "damaged" in report.skipped[1][1] and "not a picture" in report.skipped[0][1]
     assert seen[-1] == (4, 4)
     info = read_provenance(tmp_path / "out" / "look1.png")
     assert info["tool"] == "extract" and info["source"] == "look1.jpg"

@@ -22,6 +22,7 @@ from typing import Any
 from PIL import Image
 
 import fashionstudio
+from fashionstudio.core.folder_scan import FolderScan, no_images_sentence, scan_folder
 from fashionstudio.core.images import pil_to_tensor, tensor_to_pil
 from fashionstudio.core.letterbox import RGB
 from fashionstudio.core.modelfile import ModelFileError
@@ -67,20 +68,15 @@ def run_generator(net: Any, squares: Sequence[Image.Image]) -> list[Image.Image]
 def list_images(folder: str | os.PathLike) -> list[Path]:
     """The image files directly inside ``folder`` (by extension, sorted by name); raise ValueError with a
     sentence when the folder is missing, unreadable or holds no images."""
-    folder = Path(folder)
-    if not folder.exists():
-        raise ValueError(f"There is no folder at '{folder}'.")
-    if not folder.is_dir():
-        raise ValueError(f"'{folder}' is a file, not a folder of images.")
-    try:
-        entries = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    except OSError as exc:
-        raise ValueError(f"The folder '{folder}' cannot be read ({exc.strerror or exc}).") from None
-    images = [p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES]
-    if not images:
-        raise ValueError(f"The folder '{folder}' holds no images (FashionStudio reads JPEG, PNG, WebP, BMP, "
-                         "TIFF and GIF files).")
-    return images
+    return _scan_with_images(folder).images
+
+
+def _scan_with_images(folder: str | os.PathLike) -> FolderScan:
+    """The folder's pictures and left-out entries (core.folder_scan); ValueError when it holds no picture."""
+    scan = scan_folder(folder)
+    if not scan.images:
+        raise ValueError(no_images_sentence(folder, scan))
+    return scan
 
 
 def output_names(inputs: Sequence[Path], suffix: str = "") -> dict[Path, str]:
@@ -169,7 +165,8 @@ def process_folder(
     from fashionstudio.core.images import ImageLoadError, load_image
     from fashionstudio.core.provenance import save_png_with_provenance
 
-    inputs = list_images(in_dir)
+    scan = _scan_with_images(in_dir)
+    inputs = scan.images
     out = Path(out_dir)
     if out.resolve() == Path(in_dir).resolve():
         raise ValueError("Choose an output folder different from the input folder, so no original is overwritten.")
@@ -178,7 +175,8 @@ def process_folder(
     except OSError as exc:
         raise ValueError(f"The output folder '{out}' cannot be created ({exc.strerror or exc}).") from None
     names = output_names(inputs)
-    report = BatchReport(total=len(inputs))
+    # Entries that are not readable pictures (HEIC, SVG, pipes, broken links...) are listed, never dropped silently.
+    report = BatchReport(total=len(inputs) + len(scan.skipped), skipped=list(scan.skipped))
     for i, path in enumerate(inputs):
         if cancel is not None and cancel():
             report.cancelled = True
