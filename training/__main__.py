@@ -41,7 +41,7 @@ def drop_working_folder_from_path() -> None:
     if cwd == source_root:
         return
     keep = []
-    for entry in sys.path:
+    for entry in sys.path:  # the entry -m adds, and any empty PYTHONPATH element (which also means "here")
         try:
             same = Path(entry or ".").resolve() == cwd
         except (OSError, RuntimeError):
