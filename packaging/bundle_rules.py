@@ -186,6 +186,7 @@ STRIPPED_FILES: tuple[str, ...] = (
 REQUIRED_FILES: tuple[str, ...] = (
     "PySide6/QtOpenGL.*",  # pyqtgraph imports it with importlib, which PyInstaller's analysis cannot see
     "resources/icons/fashionstudio.png",
+    "resources/samples/person.png",  # the "Try a sample" pictures of the empty canvases
 )
 REQUIRED_FILES_LINUX: tuple[str, ...] = ("torch/bin/torch_shm_manager",)  # ``import torch`` checks it exists
 

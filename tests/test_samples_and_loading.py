@@ -64,6 +64,20 @@ def test_samples_ship_as_small_pngs_in_the_resources():
     assert total < 200_000
 
 
+def test_bundles_must_carry_the_samples():
+    """PyInstaller copies the whole resources folder; the post-build check also asks for a sample by name."""
+    import importlib.util
+
+    repo = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("bundle_rules", repo / "packaging" / "bundle_rules.py")
+    rules = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rules)
+    required = [p for p in rules.REQUIRED_FILES if p.startswith("resources/samples/")]
+    assert required and all(rules.keep_file(p, "cpu") and rules.keep_file(p, "cuda") for p in required)
+    for pattern in required:
+        assert (resource_path() / pattern.removeprefix("resources/")).is_file()
+
+
 @pytest.mark.parametrize("cls, name", [(PoseTab, "person"), (ExtractTab, "person"), (MatchTab, "shoe")])
 def test_empty_canvas_offers_a_sample_that_opens_through_the_normal_path(qtbot, cls, name):
     tab = make_tab(qtbot, cls)
