@@ -165,3 +165,21 @@ def test_export_of_a_tiny_run_stores_its_training_statistics(tmp_path, net, atel
     checker = fam.FamiliarityChecker.for_model(model, net)
     assert checker.source == "file"
     assert checker.check(atelier["shoe"][0]).unfamiliar
+
+
+def test_statistics_of_another_feature_network_or_none_at_all_mean_unknown(monkeypatch, net, atelier) -> None:
+    model = load_model_file(MODELS / "extract.safetensors")
+
+    class OtherNet:
+        sha256 = "0" * 64
+
+    checker = fam.FamiliarityChecker.for_model(model, OtherNet())  # type: ignore[arg-type]
+    assert not checker.known and "another feature network" in checker.note
+    assert checker.check(atelier["shoe"][0]).status == "unknown"
+
+    def missing() -> fam.FeatureNet:
+        raise FileNotFoundError("resources/features/atelier_features.safetensors is missing")
+
+    monkeypatch.setattr(fam, "shared_feature_net", missing)
+    checker = fam.FamiliarityChecker.for_model(model)
+    assert checker.check(atelier["shoe"][0]).status == "unknown" and "is missing" in checker.note

@@ -14,6 +14,7 @@ from fashionstudio.gui.model_manager import ModelManager
 from fashionstudio.gui.tabs.extract_tab import ExtractTab
 from fashionstudio.gui.tabs.generate_tab import GenerateTab
 from fashionstudio.gui.tabs.match_tab import MatchTab
+from fashionstudio.gui.tabs.pose_tab import PoseTab
 from qt_helpers import drop_file, open_model_and_wait
 from training import familiarity_calibration as cal
 
@@ -71,6 +72,19 @@ def test_extract_flags_a_shoe_and_not_a_person(qtbot, pictures, tmp_path):
         _dropped(tab, qtbot, pictures["lookbook_person"])
         assert tab.familiarity.status == "familiar"
         assert not tab.familiarity_banner.isVisible() and tab.familiarity_banner.text() == ""
+    finally:
+        tab.shutdown()
+        manager.shutdown()
+
+
+def test_pose_flags_a_bag_given_as_the_person(qtbot, pictures):
+    tab, manager = _tab(qtbot, PoseTab)
+    try:
+        open_model_and_wait(tab, qtbot, MODELS / "pose.safetensors", timeout_ms=20_000)
+        _dropped(tab, qtbot, pictures["bag"])
+        assert tab.familiarity.unfamiliar and "'inshop'" in tab.familiarity_banner.text()
+        _dropped(tab, qtbot, pictures["lookbook_person"])  # another atelier mannequin rendering
+        assert tab.familiarity.status == "familiar" and not tab.familiarity_banner.isVisible()
     finally:
         tab.shutdown()
         manager.shutdown()
