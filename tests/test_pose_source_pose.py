@@ -306,3 +306,15 @@ def test_the_sample_person_comes_with_its_pose_so_a_warping_model_runs_on_it(qtb
         y, x = tab.source_pose()[joint]
         pixel = np.asarray(img)[int(y * img.height), int(x * img.width)].astype(int)
         assert np.abs(pixel - backdrop).sum() > 40, joint
+
+
+def test_in_a_short_window_the_sentence_brings_the_mark_button_into_view(qtbot, model_files):
+    tab = make_tab(qtbot, model_files["warp"])
+    tab.resize(900, 430)  # the side panel's controls scroll at this height
+    qtbot.waitUntil(lambda: tab.controls_scroll.verticalScrollBar().maximum() > 0, timeout=5_000)
+    button = tab.source_pose_panel.mark_button
+    assert button.visibleRegion().isEmpty()  # below the fold before anything asks for it
+    tab.set_source_image(photo((90, 150)))
+    wait_idle(qtbot, tab)
+    assert tab.note() == NO_SOURCE_POSE
+    qtbot.waitUntil(lambda: not button.visibleRegion().isEmpty(), timeout=5_000)

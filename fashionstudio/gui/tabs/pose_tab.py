@@ -38,7 +38,7 @@ from fashionstudio.gui.canvas import ImageCanvas, pil_to_qimage
 from fashionstudio.gui.tool_tab import ToolTab, captioned
 from fashionstudio.gui.widgets.pose_editor import PoseEditor
 from fashionstudio.gui.widgets.pose_library import LibraryPose, PoseLibrary
-from fashionstudio.gui.widgets.source_pose_panel import SourcePosePanel
+from fashionstudio.gui.widgets.source_pose_panel import MARK_TEXT, SourcePosePanel
 from fashionstudio.gui.workers import error_sentence, run_in_background
 
 
@@ -434,6 +434,10 @@ class PoseTab(ToolTab):
             canvas.set_image(None)
             canvas.set_error(problem)
         self._show_note(problem, error=True)
+        if MARK_TEXT in problem:  # the sentence names the button: bring it into view in a short window
+            scroll = getattr(self, "controls_scroll", None)
+            if scroll is not None:
+                scroll.ensureWidgetVisible(self.source_pose_panel)
         self.result_changed.emit()
 
     def _on_result(self, request_id: int, result: Any, elapsed_ms: float) -> None:
