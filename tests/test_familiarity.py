@@ -112,6 +112,13 @@ def test_old_file_without_statistics_is_unknown_with_a_note(tmp_path, net, ateli
     fam.sidecar_path(model.path).write_text("{not json")
     checker = fam.FamiliarityChecker.for_model(model, net)
     assert checker.check(atelier["shoe"][0]).status == "unknown" and "cannot be read" in checker.note
+    # So is one of the right file whose numbers do not fit the feature network.
+    rng = np.random.default_rng(0)
+    small = fam.ReferenceStats.fit_calibrated(rng.normal(size=(40, 8)), rng.normal(size=(10, 8)))
+    stats = fam.FamiliarityStats("pixeldtgan", {"person": small}, net.sha256, model.sha256)
+    fam.sidecar_path(model.path).write_text(stats.dumps())
+    checker = fam.FamiliarityChecker.for_model(model, net)
+    assert checker.check(atelier["shoe"][0]).status == "unknown" and "damaged" in checker.note
 
 
 def test_statistics_stored_in_a_model_file_round_trip(tmp_path, net, atelier) -> None:

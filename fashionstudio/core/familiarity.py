@@ -28,6 +28,7 @@ FORMAT = "fashionstudio-familiarity"
 FORMAT_VERSION = 1
 HEADER_KEY = "fashionstudio_familiarity"   # safetensors header metadata entry beside "fashionstudio"
 SIDECAR_SUFFIX = ".familiarity.json"
+MAX_SIDECAR_BYTES = 16 * 1024 * 1024        # four roles of 160-d statistics take about 0.6 MB
 PASS_QUANTILE = 0.995                       # of out-of-sample training-kind scores: the threshold's quantile
 THRESHOLD_MARGIN = 1.05                     # fresh data from another seed sits slightly further out
 
@@ -229,6 +230,8 @@ def find_stats(model_path: str | Path, model_sha256: str) -> tuple[FamiliaritySt
     side = sidecar_path(model_path)
     if not side.is_file():
         return None, "it carries no statistics of its training pictures"
+    if side.stat().st_size > MAX_SIDECAR_BYTES:
+        raise FamiliarityError(f"'{side.name}' is too large to be familiarity statistics.")
     try:
         data = json.loads(side.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -257,6 +260,7 @@ class FeatureNet:
         self.path = Path(path) if path else default_features_path()
         self.net, _ = load_atelier(self.path)
         self.sha256 = file_sha256(self.path)
+        self.dim = int(self.net.dim)
         self.size = INPUT_SIZE
         self._lock = threading.Lock()
 
@@ -338,6 +342,8 @@ class FamiliarityChecker:
             stats, source = None, str(exc)
         if stats is not None and features is not None and stats.features_sha256 != features.sha256:
             stats, source = None, "its statistics were measured with another feature network"
+        if stats is not None and not all(_usable(ref, getattr(features, "dim", None)) for ref in stats.roles.values()):
+            stats, source = None, "its statistics are damaged (wrong size or not finite)"
         self.stats, self.source = stats, source if stats is not None else "none"
         if stats is None:
             self.note = f"Unfamiliar pictures are not detected for this model: {source}."
@@ -372,6 +378,13 @@ class FamiliarityChecker:
             return Verdict("familiar", role, score, ref.threshold)
         return Verdict("unfamiliar", role, score, ref.threshold, unfamiliar_message(self.family, role,
                                                                                      ref.learned_from))
+
+
+def _usable(ref: ReferenceStats, dim: int | None) -> bool:
+    """Statistics a score can be computed with: the feature network's size, finite numbers."""
+    d = ref.mean.shape[0]
+    return ((dim is None or d == dim) and ref.whitener.shape == (d, d) and bool(np.isfinite(ref.mean).all())
+            and bool(np.isfinite(ref.whitener).all()) and bool(np.isfinite(ref.threshold)))
 
 
 _checkers: dict[tuple[str, str], FamiliarityChecker] = {}
