@@ -199,3 +199,18 @@ def test_annotated_joints_outside_the_photo_count_as_missing():
     pose = S.normalise_pixels(kp, (64, 48))
     assert (pose[3] == -1).all() and (pose[4] == -1).all()
     assert pose[0] == pytest.approx((10.5 / 64, 10.5 / 48))
+
+
+def test_an_annotation_file_edited_after_it_was_read_is_read_again(tmp_path):
+    import os
+
+    path, kp = inshop_photo(tmp_path / "inshop")
+    csv = tmp_path / "inshop" / "fasion-resize-annotation-train.csv"
+    first = S.find_annotation(path, (64, 48)).pose
+    moved = kp.copy()
+    moved[0] = (30, 30)
+    write_pose_csv(csv, {"fashionWOMENDressesid0000000101_1front.jpg": moved})
+    st = csv.stat()
+    os.utime(csv, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a coarse file clock must not hide the edit
+    again = S.find_annotation(path, (64, 48)).pose
+    assert again[0] == pytest.approx((30.5 / 64, 30.5 / 48)) and again[0] != pytest.approx(first[0])

@@ -44,6 +44,7 @@ MAX_STORED = 2000              # oldest marks are dropped beyond this: the store
 _MAX_STORE_BYTES = 16 << 20    # a larger "store" is not ours: ignored rather than parsed
 _MAX_POSE_FILE_BYTES = 64 << 20
 ANNOTATION_GLOB = "*annotation*.csv"
+_CSV_CACHE_FILES = 8           # annotation files kept parsed (one dataset has two)
 _SEARCH_DEPTH = 6              # the photo's folder and five above it (Img/<GENDER>/<Category>/id_X/ -> root)
 _INSHOP_PATH = re.compile(r"(MEN|WOMEN)/([^/]+)/(id_\d+)/(\d+_\d+_[A-Za-z]+)\.(jpg|png)$")
 
@@ -280,7 +281,10 @@ class _CsvCache:
             raise PoseFormatError(f"{csv.name} is too large to be a keypoint CSV")
         rows = read_pose_csv(csv)
         with self._lock:
+            self._rows.pop(csv, None)
             self._rows[csv] = (stamp, rows)
+            while len(self._rows) > _CSV_CACHE_FILES:  # the oldest read goes first
+                del self._rows[next(iter(self._rows))]
         return rows
 
 
