@@ -8,8 +8,9 @@
 
 Every result is a PNG carrying its provenance (model file and hash, settings, source file) in its text chunks.
 Without ``--model`` the tool's default model is used, found where the app finds it. Exit codes: 0 all written,
-1 some inputs skipped (listed on stderr), 2 nothing could run (missing model, empty or unreadable folder,
-bad arguments). This module never imports Qt.
+1 some inputs skipped or some results blank (one flat colour; each listed on stderr with a sentence), 2 nothing
+could run (missing, damaged or hostile model file, a model that produces NaN, empty or unreadable folder, bad
+arguments). This module never imports Qt.
 """
 
 from __future__ import annotations
@@ -104,8 +105,10 @@ def _finish(report: Any, out_dir: Path, t0: float) -> int:
         print(f"{count} file{'s' if count != 1 else ''} of {report.total} in the folder left out:", file=sys.stderr)
     for name, reason in report.skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
+    for name, warning in getattr(report, "flagged", []):
+        print(f"warning {name}: {warning}", file=sys.stderr)
     print(f"{report.summary()} Output: {out_dir} ({time.perf_counter() - t0:.1f} s)")
-    return EXIT_SKIPPED if report.skipped else EXIT_OK
+    return EXIT_SKIPPED if report.skipped or getattr(report, "flagged", []) else EXIT_OK
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
@@ -136,37 +139,18 @@ def cmd_match(args: argparse.Namespace) -> int:
     return _finish(report, Path(args.out_dir), t0)
 
 
-def _pose_frame(csv_path: Path, name: str, kp: Any) -> tuple[int, int]:
-    """The (h, w) frame a CSV pose's pixel keypoints live in: a thumbnail beside the CSV gives its aspect
-    (scaled up to hold the keypoints, as the Pose tab's library does); else the pose-transfer frame when they
-    fit it, else a frame just around them."""
-    import numpy as np
-    from PIL import Image
+def _pose_frame(csv_path: Path, rows: dict[str, Any], declared: tuple[int, int] | None) -> tuple[int, int]:
+    """The (h, w) frame a pose CSV's pixel keypoints live in, shared by all its rows: declared in the file, given
+    by an image of a row beside it, or inferred from every row (see core.pose_frame)."""
+    from fashionstudio.core.pose_frame import csv_frame
 
-    from fashionstudio.core.pose_transfer import STANDARD_FRAME
-    from fashionstudio.core.poses import visible
-
-    ok = kp[visible(kp)]
-    my, mx = (float(ok[:, 0].max()), float(ok[:, 1].max())) if ok.size else (0.0, 0.0)
-    for suffix in (".png", ".jpg", ".jpeg", ".webp"):
-        thumb = csv_path.parent / f"{Path(name).stem}{suffix}"
-        if thumb.is_file():
-            try:
-                with Image.open(thumb) as im:
-                    th, tw = im.height, im.width
-            except OSError:
-                break
-            k = max(1, math.ceil(max(my / th, mx / tw)))
-            return th * k, tw * k
-    if my < STANDARD_FRAME[0] and mx < STANDARD_FRAME[1]:
-        return STANDARD_FRAME
-    return int(np.ceil(my * 1.08)) + 1, int(np.ceil(mx * 1.08)) + 1
+    return csv_frame(csv_path, rows, declared)[0]
 
 
 def _read_target_pose(spec: str) -> tuple[str, Any, tuple[int, int]]:
     """``POSE``: a pose name of the shipped library, a pose CSV (its first row), or ``FILE.csv:NAME``.
     Returns (name, pixel keypoints, their frame)."""
-    from fashionstudio.core.poses import PoseFormatError, read_pose_csv
+    from fashionstudio.core.poses import PoseFormatError, read_pose_csv_with_frame
 
     path, name = Path(spec), None
     if not path.is_file() and ":" in spec and Path(spec.rsplit(":", 1)[0]).is_file():
@@ -180,8 +164,8 @@ def _read_target_pose(spec: str) -> tuple[str, Any, tuple[int, int]]:
             raise CliError(f"'{spec}' is not a pose CSV file, and the pose library is missing ({exc}).") from None
         name = spec
     try:
-        rows = read_pose_csv(path)
-    except (PoseFormatError, UnicodeDecodeError) as exc:
+        rows, declared = read_pose_csv_with_frame(path)
+    except PoseFormatError as exc:
         raise CliError(f"'{path.name}' is not a pose CSV FashionStudio can read ({exc}).") from None
     if not rows:
         raise CliError(f"'{path.name}' holds no poses.")
@@ -193,7 +177,7 @@ def _read_target_pose(spec: str) -> tuple[str, Any, tuple[int, int]]:
             known = ", ".join(sorted(stems)[:20])
             raise CliError(f"There is no pose '{name}' in {path.name} (it has: {known}).")
         name = stems[name]
-    return Path(name).stem, rows[name], _pose_frame(path, name, rows[name])
+    return Path(name).stem, rows[name], _pose_frame(path, rows, declared)
 
 
 def _source_pose(spec: str | None, photo_path: Path, photo: Any, needed: bool) -> tuple[Any, str | None]:
@@ -221,7 +205,7 @@ def _source_pose(spec: str | None, photo_path: Path, photo: Any, needed: bool) -
 
 def cmd_pose(args: argparse.Namespace) -> int:
     from fashionstudio.core.images import ImageLoadError, load_image
-    from fashionstudio.core.pipeline_common import result_provenance
+    from fashionstudio.core.pipeline_common import flat_output_warning, result_provenance
     from fashionstudio.core.pose_transfer import PoseInputError, PoseTransfer, normalise_keypoints, refit_pose
     from fashionstudio.core.provenance import save_png_with_provenance
 
@@ -253,6 +237,10 @@ def cmd_pose(args: argparse.Namespace) -> int:
                                                                                      "stage": "coarse"}, source),
                                                  "familiarity": flag}))
     print("Wrote " + ", ".join(str(p) for p in written))
+    warning = flat_output_warning(result.refined, model.name, source=photo)
+    if warning:
+        print(f"warning {out.name}: {warning}", file=sys.stderr)
+        return EXIT_SKIPPED
     return EXIT_OK
 
 
@@ -276,7 +264,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     from fashionstudio.core.images import tensor_to_pil
     from fashionstudio.core.latent import GenerateState, LatentSpace
-    from fashionstudio.core.pipeline_common import result_provenance
+    from fashionstudio.core.pipeline_common import check_generated, result_provenance
     from fashionstudio.core.provenance import save_png_with_provenance
 
     seeds = parse_seeds(args.seeds)
@@ -293,17 +281,23 @@ def cmd_generate(args: argparse.Namespace) -> int:
     device = next(G.parameters()).device
     space = LatentSpace(G, device=device)
     base = GenerateState(psi=float(args.psi), model_sha256=model.sha256)
+    blank = 0
     with torch.inference_mode():
         for i, seed in enumerate(seeds):
             state = base.with_seed(seed)
-            img = tensor_to_pil(G.synthesis(space.state_ws(state)))
-            path = save_png_with_provenance(img, out_dir / f"seed{seed:05d}.png",
-                                            result_provenance(model, "generate", generate_settings(state), None))
+            image = G.synthesis(space.state_ws(state))
+            warning = check_generated(image, model.name)  # NaN: raises, exit 2; one flat colour: a warning
+            info = result_provenance(model, "generate", generate_settings(state), None)
+            if warning:
+                info["warning"] = warning
+                print(f"warning seed{seed:05d}.png: {warning}", file=sys.stderr)
+                blank += 1
+            path = save_png_with_provenance(tensor_to_pil(image), out_dir / f"seed{seed:05d}.png", info)
             if not args.quiet:
                 print(f"[{i + 1}/{len(seeds)}] {path.name}", file=sys.stderr)
-    print(f"Wrote {len(seeds)} image{'s' if len(seeds) != 1 else ''}. Output: {out_dir} "
-          f"({time.perf_counter() - t0:.1f} s)")
-    return EXIT_OK
+    print(f"Wrote {len(seeds)} image{'s' if len(seeds) != 1 else ''}" + (f"; {blank} blank" if blank else "")
+          + f". Output: {out_dir} ({time.perf_counter() - t0:.1f} s)")
+    return EXIT_SKIPPED if blank else EXIT_OK
 
 
 def generate_settings(state: Any) -> dict[str, Any]:
@@ -332,6 +326,8 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"{tool:9s} {path}  [{meta['family']}, {meta['resolution']} px, {meta.get('name', path.stem)}]")
         except ModelFileError as exc:
             print(f"{tool:9s} {path}  UNUSABLE: {exc}")
+        except Exception as exc:  # noqa: BLE001 - one unreadable file never stops the listing
+            print(f"{tool:9s} {path}  UNUSABLE: '{path.name}' cannot be read ({exc.__class__.__name__}: {exc}).")
     return EXIT_OK
 
 

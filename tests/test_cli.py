@@ -82,14 +82,17 @@ def run(*argv: str) -> int:
 def test_extract_writes_pngs_with_provenance_on_the_chosen_background(tmp_path, photos, capsys):
     model = extract_model(tmp_path / "ex.safetensors")
     code = run("extract", str(photos), str(tmp_path / "out"), "--model", str(model), "--background", "#203040", "-q")
-    assert code == cli.EXIT_OK
+    # This model paints white whatever it is given: every result is written, and each is flagged as blank.
+    assert code == cli.EXIT_SKIPPED
     out = sorted((tmp_path / "out").iterdir())
     assert [p.name for p in out] == ["item0.png", "item1.png", "item2.png"]
     assert np.asarray(Image.open(out[0])).reshape(-1, 3).tolist()[0] == [32, 48, 64]
     info = read_provenance(out[1])
     assert info["tool"] == "extract" and info["source"] == "item1.jpg" and info["model"] == "ex.safetensors"
     assert info["settings"] == {"background": "#203040"}
-    assert "Wrote 3 images" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "Wrote 3 images" in captured.out
+    assert captured.err.count("returned a blank picture (one flat colour)") == 3
 
 
 def test_default_model_is_found_and_a_corrupt_file_gives_exit_1(tmp_path, photos, capsys):
@@ -108,9 +111,10 @@ def test_default_model_is_found_and_a_corrupt_file_gives_exit_1(tmp_path, photos
 
 def test_match_both_directions_and_ranked_candidates(tmp_path, photos):
     model = str(match_model(tmp_path / "m.safetensors"))
-    assert run("match", str(photos), str(tmp_path / "bags"), "--direction", "shoe2bag", "--model", model, "-q") == 0
+    # Each generator paints one flat colour: results are written and flagged as blank (exit 1).
+    assert run("match", str(photos), str(tmp_path / "bags"), "--direction", "shoe2bag", "--model", model, "-q") == 1
     assert run("match", str(photos), str(tmp_path / "shoes"), "--direction", "bag2shoe", "--model", model,
-               "--candidates", "2", "-q") == 0
+               "--candidates", "2", "-q") == 1
     bag = np.asarray(Image.open(tmp_path / "bags" / "item0.png"), np.float32).mean(axis=(0, 1))
     shoe = np.asarray(Image.open(tmp_path / "shoes" / "item0.png"), np.float32).mean(axis=(0, 1))
     assert bag[0] > 200 and bag[2] < 50  # G_AB

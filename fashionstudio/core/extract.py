@@ -27,7 +27,8 @@ import numpy as np
 from PIL import Image
 
 from fashionstudio.core.letterbox import RGB, backdrop_colour, letterbox
-from fashionstudio.core.pipeline_common import BatchReport, check_family, colour_hex, process_folder, run_generator
+from fashionstudio.core.pipeline_common import (WARNING_KEY, BatchReport, check_family, colour_hex,
+                                                flat_output_warning, process_folder, run_generator)
 
 FAMILY = "pixeldtgan"
 WHITE: RGB = (255, 255, 255)
@@ -44,6 +45,7 @@ class ExtractResult:
     raw: Image.Image       # the generator's output, on its own near-white background
     mask: Image.Image      # "L": 255 = garment, 0 = backdrop
     background: RGB
+    warning: str | None = None  # a sentence when the generator's output is one flat colour
 
     def settings(self) -> dict[str, Any]:
         return {"background": colour_hex(self.background)}
@@ -124,9 +126,10 @@ class GarmentExtractor:
     def run(self, photo: Image.Image, background: RGB = WHITE) -> ExtractResult:
         """Extract the garment of ``photo`` onto ``background``. Call inside ``torch.inference_mode()``."""
         square, _ = letterbox(photo, self.resolution)
-        (raw,) = run_generator(self.G, [square])
+        (raw,) = run_generator(self.G, [square], self.model.name)
         mask = garment_mask(raw)
-        return ExtractResult(composite(raw, mask, background), raw, mask, tuple(background))  # type: ignore[arg-type]
+        return ExtractResult(composite(raw, mask, background), raw, mask, tuple(background),  # type: ignore[arg-type]
+                             flat_output_warning(raw, self.model.name, source=square))
 
     def run_folder(self, in_dir: str | os.PathLike, out_dir: str | os.PathLike, background: RGB = WHITE, *,
                    progress: Callable[[int, int, str], None] | None = None,
@@ -138,7 +141,7 @@ class GarmentExtractor:
 
         def convert(img: Image.Image) -> list[tuple[str, Image.Image, dict[str, Any]]]:
             result = self.run(img, background)
-            return [("", result.garment, result.settings())]
+            return [("", result.garment, {**result.settings(), WARNING_KEY: result.warning})]
 
         with torch.inference_mode():
             return process_folder(in_dir, out_dir, convert, model=self.model, tool="extract",

@@ -27,7 +27,8 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
 from fashionstudio.core.letterbox import RGB, letterbox
-from fashionstudio.core.pipeline_common import BatchReport, check_family, process_folder, run_generator
+from fashionstudio.core.pipeline_common import (WARNING_KEY, BatchReport, check_family, flat_output_warning,
+                                                process_folder, run_generator)
 
 FAMILY = "cyclegan"
 # direction -> (forward generator, backward generator, what comes out)
@@ -104,6 +105,7 @@ class MatchResult:
     direction: str
     source: Image.Image  # the letterboxed input square
     candidates: list[Candidate]
+    warning: str | None = None  # a sentence when the best output is one flat colour
 
     @property
     def best(self) -> Candidate:
@@ -148,7 +150,7 @@ class StyleMatcher:
         """One translation of the photo as given (no round trip, no candidates)."""
         forward, _ = self._nets(direction)
         square, _ = letterbox(photo, self.resolution)
-        return run_generator(forward, [square])[0]
+        return run_generator(forward, [square], self.model.name)[0]
 
     def run(self, photo: Image.Image, direction: str, candidates: int = 4) -> MatchResult:
         """Translate ``photo`` in ``direction`` with ``candidates`` (1..8) ranked by round-trip agreement.
@@ -163,15 +165,17 @@ class StyleMatcher:
         fill = tuple(int(v) for v in np.asarray(square)[0, 0])
         variations = VARIATIONS[:1] if candidates == 1 else VARIATIONS
         inputs = [v.apply(square, fill) for v in variations]  # type: ignore[arg-type]
-        outputs = run_generator(forward, inputs)
-        trips = run_generator(backward, outputs)
+        outputs = run_generator(forward, inputs, self.model.name)
+        trips = run_generator(backward, outputs, self.model.name)
         found = [
             Candidate(v.name, v.undo_orientation(x), v.undo_orientation(y), v.undo_orientation(r),
                       round_trip_l1(x, r))
             for v, x, y, r in zip(variations, inputs, outputs, trips)
         ]
         found.sort(key=lambda c: c.round_trip_l1)  # stable: ties keep the photo as given first
-        return MatchResult(direction, square, found[:candidates])
+        kept = found[:candidates]
+        return MatchResult(direction, square, kept,
+                           flat_output_warning(kept[0].output, self.model.name, source=kept[0].input))
 
     def run_folder(self, in_dir: str | os.PathLike, out_dir: str | os.PathLike, direction: str, *,
                    candidates: int = 1, progress: Callable[[int, int, str], None] | None = None,
@@ -186,7 +190,8 @@ class StyleMatcher:
 
         def convert(img: Image.Image) -> list[tuple[str, Image.Image, dict[str, Any]]]:
             result = self.run(img, direction, candidates)
-            return [("" if i == 0 else f"_{i + 1}", c.output, result.settings(i))
+            return [("" if i == 0 else f"_{i + 1}", c.output,
+                     {**result.settings(i), WARNING_KEY: flat_output_warning(c.output, self.model.name, c.input)})
                     for i, c in enumerate(result.candidates)]
 
         with torch.inference_mode():

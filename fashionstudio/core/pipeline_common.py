@@ -36,6 +36,19 @@ class WrongModelError(ModelFileError):
     """A model of another family was given to a tool. The message is meant for a designer."""
 
 
+class DegenerateOutputError(ModelFileError):
+    """A model whose output is not numbers (NaN or infinite): it cannot make any picture. A sentence."""
+
+
+# A ``convert`` of :func:`process_folder` puts an output's warning sentence under this settings key; it is
+# stored as the result's ``warning`` in its provenance, not among its settings.
+WARNING_KEY = "_warning"
+# An 8-bit picture whose every channel spans at most this many levels is one flat colour. Zero: a broken model
+# paints one exact colour (saturated tanh, NaN turned black, a dead layer), while even a tiny untrained one
+# varies by a level or two, and "blank" must never be said of a real result.
+FLAT_LEVELS = 0
+
+
 def check_family(model: Any, family: str, tool: str) -> None:
     """Raise WrongModelError unless the loaded ``model`` is of ``family``."""
     if model.family != family:
@@ -53,15 +66,17 @@ def network_device(net: Any) -> Any:
     return torch.device("cpu")
 
 
-def run_generator(net: Any, squares: Sequence[Image.Image]) -> list[Image.Image]:
+def run_generator(net: Any, squares: Sequence[Image.Image], model_name: str | None = None) -> list[Image.Image]:
     """Run an image-to-image generator once over a batch of same-size square images; return its outputs.
 
-    Call inside ``torch.inference_mode()`` (the GUI's workers do; the CLI does too)."""
+    Raises :class:`DegenerateOutputError` when the generator's numbers are not finite (``model_name`` goes into
+    the sentence). Call inside ``torch.inference_mode()`` (the GUI's workers do; the CLI does too)."""
     import torch
 
     device = network_device(net)
     batch = torch.cat([pil_to_tensor(sq) for sq in squares]).to(device)
     out = net(batch)
+    check_finite(out, model_name)
     return [tensor_to_pil(t) for t in out]
 
 
@@ -131,12 +146,15 @@ class BatchReport:
     written: list[Path] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (input file name, reason sentence)
     cancelled: bool = False
+    flagged: list[tuple[str, str]] = field(default_factory=list)  # (input file name, output warning), written
 
     def summary(self) -> str:
         done = len(self.written)
         text = f"Wrote {done} image{'s' if done != 1 else ''}"
         if self.skipped:
             text += f"; skipped {len(self.skipped)} of {self.total} file{'s' if self.total != 1 else ''}"
+        if self.flagged:
+            text += f"; {len(self.flagged)} look{'s' if len(self.flagged) == 1 else ''} blank"
         if self.cancelled:
             text += "; stopped before the end"
         return text + "."
@@ -178,6 +196,7 @@ def process_folder(
     # Entries that are not readable pictures (HEIC, SVG, pipes, broken links...) are listed, never dropped silently.
     report = BatchReport(total=len(inputs) + len(scan.skipped), skipped=list(scan.skipped))
     for i, path in enumerate(inputs):
+        warned = False
         if cancel is not None and cancel():
             report.cancelled = True
             break
@@ -186,12 +205,21 @@ def process_folder(
             flag = check(img, path.name) if check is not None else None
             for suffix, result, settings in convert(img):
                 target = out / f"{names[path][:-4]}{suffix}.png"
+                settings = dict(settings)
+                warning = settings.pop(WARNING_KEY, None)
                 info = result_provenance(model, tool, settings, path.name)
+                if warning:
+                    info["warning"] = warning
+                    if not warned:
+                        report.flagged.append((path.name, warning))
+                        warned = True
                 if flag is not None:
                     info["familiarity"] = flag
                 report.written.append(save_png_with_provenance(result, target, info))
         except ImageLoadError as exc:
             report.skipped.append((path.name, str(exc)))
+        except DegenerateOutputError:
+            raise  # the model itself is broken: every further file would fail the same way
         except OSError as exc:
             report.skipped.append((path.name, f"'{path.name}': the result could not be written "
                                               f"({exc.strerror or exc})."))
@@ -201,3 +229,49 @@ def process_folder(
         if progress is not None:
             progress(i + 1, len(inputs), path.name)
     return report
+
+
+def check_finite(output: Any, model_name: str | None = None) -> None:
+    """Raise :class:`DegenerateOutputError` unless every value of a generator's ``output`` tensor is finite."""
+    import torch
+
+    if not bool(torch.isfinite(output).all()):
+        who = f"'{model_name}'" if model_name else "The model"
+        raise DegenerateOutputError(
+            f"{who} produced invalid numbers (NaN or infinite) instead of a picture, so it cannot be used: its "
+            "weights are damaged or training diverged. Open another model, or export an earlier checkpoint.")
+
+
+def flat_output_warning(output: Any, model_name: str | None = None, source: Any = None) -> str | None:
+    """The sentence for a generated picture that is one flat colour (all black, all white, ...), else None.
+
+    ``output`` (and ``source``) is a PIL image, an 8-bit array (H, W, C), or a float tensor [C, H, W] /
+    [N, C, H, W] in [-1, 1] (a batch is flat only when every image is). Such a result means the model ignores
+    its input, unless the ``source`` it was made from is itself flat (then nothing is said).
+    """
+    if _spread(output) > FLAT_LEVELS or (source is not None and _spread(source) <= FLAT_LEVELS):
+        return None
+    who = f"'{model_name}'" if model_name else "The model"
+    return (f"{who} returned a blank picture (one flat colour), which usually means the model ignores its input "
+            "or is damaged; try another photo or another model.")
+
+
+def _spread(picture: Any) -> float:
+    """The largest per-channel range of a picture in 8-bit levels (the largest over a batch)."""
+    import numpy as np
+
+    if isinstance(picture, (Image.Image, np.ndarray)):
+        arr = np.asarray(picture.convert("RGB") if isinstance(picture, Image.Image) else picture, dtype=np.float32)
+        arr = arr.reshape(arr.shape[0], arr.shape[1], -1)
+        return float((arr.max(axis=(0, 1)) - arr.min(axis=(0, 1))).max())
+    t = picture.detach().float()
+    levels = ((t.clamp(-1, 1) + 1) * 127.5).round()  # the 8-bit values tensor_to_pil would write
+    flat = levels.reshape(-1, *t.shape[-3:]).flatten(2)  # [N, C, H*W]
+    return float((flat.amax(dim=2) - flat.amin(dim=2)).max())
+
+
+def check_generated(output: Any, model_name: str | None = None) -> str | None:
+    """For any generator output tensor in [-1, 1]: raise :class:`DegenerateOutputError` when it holds NaN or
+    infinite values; return the flat-picture warning sentence when it is one flat colour; else None."""
+    check_finite(output, model_name)
+    return flat_output_warning(output, model_name)

@@ -10,16 +10,24 @@ Conventions
 * Coordinates are in the frame of an image of ``size = (height, width)``.
 * The CSV format (``fasion-resize-annotation-*.csv``, reference/anchors.md §B5) is
   ``name:keypoints_y:keypoints_x`` with one row ``<name>: [y0,...,y17]: [x0,...,x17]`` of JSON integer lists.
+  FashionStudio also reads (and writes, when asked) an optional ``# frame: HxW`` line right after the header
+  that declares the image size the coordinates belong to (see :mod:`fashionstudio.core.pose_frame`).
+* Pose files are user input: every failure to read one (missing, unreadable, not UTF-8, too large, malformed or
+  absurd values) is a :class:`PoseFormatError` whose message names the file and line.
 """
 
 from __future__ import annotations
 
-import json
+import math
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
+
+from fashionstudio.core.safe_json import SafeJsonError
+from fashionstudio.core.safe_json import loads as safe_loads
 
 KEYPOINT_NAMES: tuple[str, ...] = (
     "nose", "neck",
@@ -49,6 +57,9 @@ LIMB_COLOURS: tuple[tuple[int, int, int], ...] = (
 FLIP_PERMUTATION: tuple[int, ...] = (0, 1, 5, 6, 7, 2, 3, 4, 11, 12, 13, 8, 9, 10, 15, 14, 17, 16)
 
 CSV_HEADER = "name:keypoints_y:keypoints_x"
+MAX_CSV_BYTES = 256 * 1024 * 1024  # DeepFashion's largest annotation file is ~8 MB
+MAX_COORDINATE = 100_000.0  # pixels; anything beyond is not a position in a picture
+_FRAME_LINE = re.compile(r"#\s*frame\s*:\s*(\d{1,5})\s*x\s*(\d{1,5})\s*$", re.IGNORECASE)
 
 
 class PoseFormatError(ValueError):
@@ -184,12 +195,21 @@ def format_pose_row(name: str, keypoints: np.ndarray) -> str:
     ok = visible(kp)
     ys = [int(round(float(v))) if o else MISSING for v, o in zip(kp[:, 0], ok)]
     xs = [int(round(float(v))) if o else MISSING for v, o in zip(kp[:, 1], ok)]
-    return f"{name}: {json.dumps(ys)}: {json.dumps(xs)}"
+    return f"{name}: {_int_list(ys)}: {_int_list(xs)}"
 
 
-def write_pose_csv(path: str | os.PathLike, poses: Mapping[str, np.ndarray]) -> None:
-    """Write ``{image name: (18,2) pose}`` as a pose-transfer annotation CSV (rows in the mapping's order)."""
-    lines = [CSV_HEADER] + [format_pose_row(name, kp) for name, kp in poses.items()]
+def _int_list(values: list[int]) -> str:
+    return "[" + ", ".join(str(v) for v in values) + "]"
+
+
+def write_pose_csv(path: str | os.PathLike, poses: Mapping[str, np.ndarray],
+                   frame: tuple[int, int] | None = None) -> None:
+    """Write ``{image name: (18,2) pose}`` as a pose-transfer annotation CSV (rows in the mapping's order).
+
+    With ``frame`` (h, w), a ``# frame: HxW`` line after the header declares the images' size; leave it out for
+    files other pose-transfer code must read (it does not expect the line)."""
+    lines = [CSV_HEADER] + ([f"# frame: {int(frame[0])}x{int(frame[1])}"] if frame else [])
+    lines += [format_pose_row(name, kp) for name, kp in poses.items()]
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -199,13 +219,20 @@ def parse_pose_row(line: str, where: str = "") -> tuple[str, np.ndarray]:
     if len(parts) != 3:
         raise PoseFormatError(f"{where}: expected 'name: [y0,...,y17]: [x0,...,x17]', got {line[:80]!r}")
     name = parts[0].strip()
+    shown = name if len(name) <= 60 else name[:57] + "..."
     try:
-        ys = json.loads(parts[1])
-        xs = json.loads(parts[2])
-    except json.JSONDecodeError as exc:
-        raise PoseFormatError(f"{where}: keypoint lists of {name!r} are not JSON lists ({exc.msg})") from None
+        ys = safe_loads(parts[1], max_depth=2, max_chars=4096)
+        xs = safe_loads(parts[2], max_depth=2, max_chars=4096)
+    except SafeJsonError as exc:
+        raise PoseFormatError(f"{where}: the keypoint lists of {shown!r} are not lists of numbers ({exc})") from None
     if not (isinstance(ys, list) and isinstance(xs, list)) or len(ys) != NUM_KEYPOINTS or len(xs) != NUM_KEYPOINTS:
-        raise PoseFormatError(f"{where}: {name!r} needs 18 y and 18 x values")
+        raise PoseFormatError(f"{where}: {shown!r} needs 18 y and 18 x values")
+    for v in ys + xs:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise PoseFormatError(f"{where}: {shown!r} has a keypoint value {str(v)[:20]!r} that is not a number")
+        if not math.isfinite(v) or abs(v) > MAX_COORDINATE:
+            raise PoseFormatError(f"{where}: {shown!r} has a keypoint value {str(v)[:20]} that is not a pixel "
+                                  "position")
     kp = np.asarray([ys, xs], dtype=np.float32).T
     kp[~visible(kp)] = MISSING
     return name, kp
@@ -213,15 +240,44 @@ def parse_pose_row(line: str, where: str = "") -> tuple[str, np.ndarray]:
 
 def read_pose_csv(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read a pose-transfer annotation CSV into ``{image name: (18,2) float32 (y, x)}``."""
+    return read_pose_csv_with_frame(path)[0]
+
+
+def read_pose_csv_with_frame(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], tuple[int, int] | None]:
+    """Read a pose CSV: ``({image name: (18,2) float32 (y, x)}, declared frame (h, w) or None)``.
+
+    Raises :class:`PoseFormatError` naming the file (and line) for every way the file can be unusable."""
     p = Path(path)
-    if not p.is_file():
-        raise PoseFormatError(f"{p}: pose annotation file not found")
-    lines = p.read_text(encoding="utf-8").splitlines()
-    if not lines or lines[0].replace(" ", "") != CSV_HEADER:
+    lines = _read_lines(p)
+    if not lines or lines[0].replace(" ", "").lstrip("\ufeff") != CSV_HEADER:
         raise PoseFormatError(f"{p}: expected the header line '{CSV_HEADER}'")
     poses: dict[str, np.ndarray] = {}
+    frame: tuple[int, int] | None = None
     for lineno, line in enumerate(lines[1:], start=2):
-        if line.strip():
-            name, kp = parse_pose_row(line, where=f"{p}:{lineno}")
-            poses[name] = kp
-    return poses
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.startswith("#"):
+            match = _FRAME_LINE.match(stripped)
+            if match and lineno == 2:
+                frame = (int(match.group(1)), int(match.group(2)))
+                if min(frame) < 1:
+                    raise PoseFormatError(f"{p}:{lineno}: the declared frame {frame[0]}x{frame[1]} is empty")
+            continue
+        name, kp = parse_pose_row(line, where=f"{p}:{lineno}")
+        poses[name] = kp
+    return poses, frame
+
+
+def _read_lines(p: Path) -> list[str]:
+    if not p.is_file():
+        raise PoseFormatError(f"{p}: pose annotation file not found" if not p.exists()
+                              else f"{p}: not a file, so it cannot be a pose annotation file")
+    try:
+        if p.stat().st_size > MAX_CSV_BYTES:
+            raise PoseFormatError(f"{p}: too large for a pose annotation file ({p.stat().st_size // 2**20} MB)")
+        return p.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise PoseFormatError(f"{p}: not a text file (not UTF-8), so it cannot be a pose CSV") from None
+    except OSError as exc:
+        raise PoseFormatError(f"{p}: cannot be read ({exc.strerror or exc})") from None
