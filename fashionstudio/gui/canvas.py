@@ -37,7 +37,7 @@ def display_qimage(img: Image.Image, longest: int = DISPLAY_LONGEST) -> QImage:
     never converted on the GUI thread. Box reduction first keeps the cost near that of one pass over the pixels.
     """
     if max(img.size) > longest:
-        factor = max(1, max(img.size) // (2 * longest))
+        factor = max(1, max(img.size) // longest)  # box-reduce to at most twice the target, then resample
         small = img.reduce(factor) if factor > 1 else img
         scale = longest / max(small.size)
         if scale < 1:

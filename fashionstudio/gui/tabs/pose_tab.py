@@ -61,7 +61,10 @@ def _reference_copy(canvas: ImageCanvas, longest: int) -> QImage:
         return pil_to_qimage(_small_copy(canvas.image(), longest))
     if max(shown.width(), shown.height()) <= longest:
         return shown
-    return shown.scaled(longest, longest, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    keep = Qt.AspectRatioMode.KeepAspectRatio
+    if max(shown.width(), shown.height()) > 2 * longest:  # a fast halving first: smooth scaling is the slow part
+        shown = shown.scaled(2 * longest, 2 * longest, keep, Qt.TransformationMode.FastTransformation)
+    return shown.scaled(longest, longest, keep, Qt.TransformationMode.SmoothTransformation)
 
 
 LOOKING_FOR_SOURCE_POSE = "Looking for this photo's pose…"
