@@ -214,3 +214,40 @@ def test_an_annotation_file_edited_after_it_was_read_is_read_again(tmp_path):
     os.utime(csv, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a coarse file clock must not hide the edit
     again = S.find_annotation(path, (64, 48)).pose
     assert again[0] == pytest.approx((30.5 / 64, 30.5 / 48)) and again[0] != pytest.approx(first[0])
+
+
+def _standing_px(h: int, w: int) -> np.ndarray:
+    from fashionstudio.core.pose_transfer import default_target_pose
+
+    return np.round(default_target_pose(w / h) * np.array([h, w], np.float32) - 0.5).astype(np.float32)
+
+
+def test_annotations_are_normalised_by_the_frame_they_were_marked_in(tmp_path):
+    """Declared frame, a high-resolution copy of a dataset picture, and a reduced copy all land on the person."""
+    root = tmp_path / "inshop"
+    path, _ = inshop_photo(root, size=(352, 512))  # DeepFashion's 256 x 176 frame at twice the size
+    kp = _standing_px(256, 176)
+    csv = root / "fasion-resize-annotation-train.csv"
+    write_pose_csv(csv, {"fashionWOMENDressesid0000000101_1front.jpg": kp})
+    found = S.find_annotation(path, (512, 352))
+    np.testing.assert_allclose(found.pose, S.normalise_pixels(kp, (256, 176)), atol=1e-6)
+
+    write_pose_csv(csv, {"fashionWOMENDressesid0000000101_1front.jpg": kp}, frame=(300, 200))
+    st = csv.stat()
+    import os
+
+    os.utime(csv, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    np.testing.assert_allclose(S.find_annotation(path, (512, 352)).pose, S.normalise_pixels(kp, (300, 200)),
+                               atol=1e-6)
+
+
+def test_a_photo_of_its_own_aspect_uses_its_own_frame_scaled_up_when_the_joints_reach_beyond_it():
+    rows = {"a.jpg": _standing_px(64, 48)}
+    from fashionstudio.core.pose_frame import infer_frame, keypoint_extent
+
+    inferred, extent = infer_frame(rows.values()), keypoint_extent(rows.values())
+    assert inferred == (64, 64)  # the atelier's square frame holds them, but the photo is 48 wide
+    assert S.annotation_frame((64, 48), None, inferred, extent) == (64, 48)
+    assert S.annotation_frame((32, 24), None, inferred, extent) == (64, 48)  # a half-size copy
+    assert S.annotation_frame((128, 128), None, inferred, extent) == (64, 64)  # the square frame, larger
+    assert S.annotation_frame((10, 10), (64, 48), inferred, extent) == (64, 48)  # declared wins

@@ -13,7 +13,10 @@ Warping pose models need the pose of the person in the input photo as well as th
 A hand-marked pose wins over an annotation: a designer marks a photo that has one only to correct it.
 
 Poses are normalised (y, x) in [0, 1] of the photo's frame, -1 for a missing joint (core.pose_transfer).
-Annotation pixels are read in the photo's own pixel frame, as the trainer reads them (training/data/inshop.py).
+Annotation pixels are normalised by the frame they were marked in (:func:`annotation_frame`): the one the CSV
+declares; else the file's dataset frame (core.pose_frame) when the photo is that frame at another size (a
+high-resolution copy of a 256 x 176 DeepFashion picture); else the photo's own pixel frame, as the trainer
+reads In-shop annotations (training/data/inshop.py).
 
 Qt-free; every file read here is data (JSON, CSV): nothing in them is executed.
 """
@@ -34,7 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from fashionstudio.core.poses import MISSING, NUM_KEYPOINTS, PoseFormatError, read_pose_csv, visible
+from fashionstudio.core.pose_frame import frame_from_image, infer_frame, keypoint_extent
+from fashionstudio.core.poses import MISSING, NUM_KEYPOINTS, PoseFormatError, read_pose_csv_with_frame, visible
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,7 @@ _MAX_STORE_BYTES = 16 << 20    # a larger "store" is not ours: ignored rather th
 _MAX_POSE_FILE_BYTES = 64 << 20
 ANNOTATION_GLOB = "*annotation*.csv"
 _CSV_CACHE_FILES = 8           # annotation files kept parsed (one dataset has two)
+_ASPECT_TOLERANCE = 0.02       # a photo this close to a dataset frame's aspect is that frame resized
 _SEARCH_DEPTH = 6              # the photo's folder and five above it (Img/<GENDER>/<Category>/id_X/ -> root)
 _INSHOP_PATH = re.compile(r"(MEN|WOMEN)/([^/]+)/(id_\d+)/(\d+_\d+_[A-Za-z]+)\.(jpg|png)$")
 
@@ -262,15 +267,42 @@ def photo_annotation_names(path: Path) -> list[str]:
     return names
 
 
+class _Annotations:
+    """One keypoint CSV: its rows, the frame it declares (or None), and the frame its keypoints imply."""
+
+    def __init__(self, rows: dict[str, np.ndarray], declared: tuple[int, int] | None) -> None:
+        self.rows = rows
+        self.declared = declared
+        self.inferred = infer_frame(rows.values())
+        self.extent = keypoint_extent(rows.values())
+
+    def frame_for(self, size: tuple[int, int]) -> tuple[int, int]:
+        return annotation_frame(size, self.declared, self.inferred, self.extent)
+
+
+def annotation_frame(size: tuple[int, int], declared: tuple[int, int] | None, inferred: tuple[int, int],
+                     extent: tuple[float, float] | None) -> tuple[int, int]:
+    """The (h, w) frame a CSV's pixels live in, for a photo of ``size`` = (h, w) that one of its rows names:
+    the declared frame; else the CSV's dataset frame ``inferred`` (core.pose_frame.infer_frame) when the photo
+    has its aspect (the same picture at another resolution); else the photo itself, scaled up by a whole factor
+    if the keypoints reach beyond it (the photo is a reduced copy)."""
+    if declared is not None:
+        return declared
+    h, w = size
+    if abs(inferred[1] / inferred[0] - w / h) <= _ASPECT_TOLERANCE * (w / h):
+        return inferred
+    return frame_from_image(size, extent)
+
+
 class _CsvCache:
     """Rows of the annotation CSVs read so far, re-read when a file changes (a DeepFashion CSV has ~50k rows:
     reading it again for every photo opened from the dataset would cost a second each)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._rows: dict[Path, tuple[tuple[int, int], dict[str, np.ndarray]]] = {}
+        self._rows: dict[Path, tuple[tuple[int, int], _Annotations]] = {}
 
-    def rows(self, csv: Path) -> dict[str, np.ndarray]:
+    def rows(self, csv: Path) -> _Annotations:
         st = csv.stat()
         stamp = (st.st_mtime_ns, st.st_size)
         with self._lock:
@@ -279,7 +311,7 @@ class _CsvCache:
             return hit[1]
         if st.st_size > _MAX_POSE_FILE_BYTES:
             raise PoseFormatError(f"{csv.name} is too large to be a keypoint CSV")
-        rows = read_pose_csv(csv)
+        rows = _Annotations(*read_pose_csv_with_frame(csv))
         with self._lock:
             self._rows.pop(csv, None)
             self._rows[csv] = (stamp, rows)
@@ -307,13 +339,13 @@ def find_annotation(photo_path: str | os.PathLike, size: tuple[int, int]) -> Sou
     names = photo_annotation_names(path)
     for csv in annotation_files(path):
         try:
-            rows = _csv_cache.rows(csv)
+            found = _csv_cache.rows(csv)
         except (PoseFormatError, UnicodeDecodeError, OSError) as exc:
             log.info("not a keypoint CSV: %s (%s)", csv, exc)
             continue
         for name in names:
-            if name in rows:
-                pose = normalise_pixels(rows[name], size)
+            if name in found.rows:
+                pose = normalise_pixels(found.rows[name], found.frame_for(size))
                 if visible(pose).any():
                     return SourcePose(pose, "annotation", csv.name)
     return None
@@ -360,18 +392,18 @@ def read_source_pose_file(path: str | os.PathLike, photo_path: str | os.PathLike
     if p.suffix.lower() == ".json":
         return _pose_from_json(p, size)
     try:
-        rows = read_pose_csv(p)
+        found = _Annotations(*read_pose_csv_with_frame(p))
     except UnicodeDecodeError:
         raise SourcePoseError(f"'{p.name}' is not a text file: give a keypoint CSV "
                               f"(name:keypoints_y:keypoints_x) or a JSON pose.") from None
     except PoseFormatError as exc:
         raise SourcePoseError(f"'{p.name}' is not a keypoint CSV FashionStudio can read: {exc}.") from None
-    photo = Path(photo_path)
+    photo, rows = Path(photo_path), found.rows
     for name in photo_annotation_names(photo):
         if name in rows:
-            return normalise_pixels(rows[name], size)
+            return normalise_pixels(rows[name], found.frame_for(size))
     if len(rows) == 1:
-        return normalise_pixels(next(iter(rows.values())), size)
+        return normalise_pixels(next(iter(rows.values())), found.frame_for(size))
     raise SourcePoseError(f"'{p.name}' has {len(rows)} poses and none is named {photo.name}: give a CSV with "
                           f"this photo's row, or one with a single row.")
 
@@ -406,7 +438,7 @@ def _pose_from_json(p: Path, size: tuple[int, int]) -> np.ndarray:
 
 
 __all__ = [
-    "ANNOTATION_GLOB", "MAX_STORED", "STORE_FILE_NAME", "SourcePose", "SourcePoseError", "SourcePoseStore",
+    "ANNOTATION_GLOB", "MAX_STORED", "annotation_frame", "STORE_FILE_NAME", "SourcePose", "SourcePoseError", "SourcePoseStore",
     "annotation_files", "check_normalised_pose", "file_key", "find_annotation", "find_source_pose", "image_key",
     "normalise_pixels", "photo_annotation_names", "photo_key", "read_source_pose_file",
 ]
