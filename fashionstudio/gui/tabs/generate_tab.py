@@ -27,7 +27,7 @@ from PIL import Image
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer
 from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+    QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QLayout, QProgressBar, QPushButton,
     QSlider, QSpinBox, QTabWidget, QVBoxLayout, QWidget,
 )
 
@@ -178,8 +178,9 @@ class GenerateTab(ToolTab):
         self.steps_spin = self.projection.steps_spin
         self.sections.addTab(self.projection, "Project")
         self.controls_layout.addWidget(self.sections, 100)
-        # The side panel's stretch sits below the controls; give the sections the room instead.
-        side = self.side_panel.layout()
+        # The stretch below the controls (in the side panel, or in its scrolling holder) goes to the sections.
+        parent = self.controls_layout.parent()
+        side = parent if isinstance(parent, QLayout) else self.side_panel.layout()
         for i in range(side.count()):
             item = side.itemAt(i)
             if item.layout() is self.controls_layout:
