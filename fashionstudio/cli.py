@@ -224,18 +224,22 @@ def cmd_pose(args: argparse.Namespace) -> int:
         result = transfer.run(photo, target, source_pose=source_pose)
     except PoseInputError as exc:
         raise CliError(str(exc)) from None
+    for note in result.notes:  # e.g. a limb the photo's pose lacks, drawn rather than copied
+        print(f"note: {note}", file=sys.stderr)
+    settings: dict[str, Any] = {"pose": pose_name}
+    if source_from is not None:
+        settings["source_pose"] = {"from": source_from, "pose_yx_normalised": source_pose.round(4).tolist()}
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         out = out.with_suffix(".png")
     source = Path(args.src_img).name
     flag = _familiarity(model)(photo, source)
     written = [save_png_with_provenance(result.refined, out, {**result_provenance(
-        model, "pose", {"pose": pose_name, "stage": "refined"}, source), "familiarity": flag})]
+        model, "pose", {**settings, "stage": "refined"}, source), "familiarity": flag})]
     if args.coarse:
         written.append(save_png_with_provenance(result.coarse, out.with_name(f"{out.stem}_coarse.png"),
-                                                {**result_provenance(model, "pose", {"pose": pose_name,
-                                                                                     "stage": "coarse"}, source),
-                                                 "familiarity": flag}))
+                                                {**result_provenance(model, "pose", {**settings, "stage": "coarse"},
+                                                                     source), "familiarity": flag}))
     print("Wrote " + ", ".join(str(p) for p in written))
     warning = flat_output_warning(result.refined, model.name, source=photo)
     if warning:

@@ -13,6 +13,7 @@ from fashionstudio import cli
 from fashionstudio.core.modelfile import load_model_file
 from fashionstudio.core.pose_transfer import PoseTransfer, default_target_pose
 from fashionstudio.core.poses import write_pose_csv
+from fashionstudio.core.provenance import read_provenance
 from fashionstudio.core.source_poses import SourcePoseStore, photo_key
 
 from test_pose_source_pose import tiny_warp_model
@@ -78,6 +79,9 @@ def test_a_pose_file_or_the_pose_marked_in_the_app_is_used(tmp_path, warp, capsy
     out = tmp_path / "out.png"
     assert run("pose", str(src), "walking", str(out), "--model", str(warp), "--source-pose", str(pose_file)) == 0
     assert np.array_equal(np.asarray(Image.open(out).convert("RGB")), expected(warp, src, pose))
+    settings = read_provenance(out)["settings"]
+    assert settings["source_pose"]["from"] == "pose.json" and settings["stage"] == "refined"
+    assert np.asarray(settings["source_pose"]["pose_yx_normalised"]) == pytest.approx(pose.round(4), abs=1e-6)
 
     moved = pose.copy()
     moved[4] = (0.2, 0.1)
@@ -106,6 +110,13 @@ def test_no_photo_pose_or_an_unusable_one_exits_2_with_a_sentence(tmp_path, warp
     hipless.write_text(json.dumps({"pose_yx_normalised": no_hip.tolist()}))
     assert run("pose", str(src), "walking", str(out), "--model", str(warp), "--source-pose", str(hipless)) == 2
     assert "right hip" in capsys.readouterr().err
+    no_wrist = default_target_pose(44 / 64)
+    no_wrist[4] = -1
+    wristless = tmp_path / "wristless.json"
+    wristless.write_text(json.dumps({"pose_yx_normalised": no_wrist.tolist()}))
+    assert run("pose", str(src), "walking", str(tmp_path / "ok.png"), "--model", str(warp),
+               "--source-pose", str(wristless)) == 0
+    assert "note: The photo's pose has no right wrist" in capsys.readouterr().err  # drawn, not copied: said
     assert not out.exists()
 
 
