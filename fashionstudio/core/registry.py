@@ -20,6 +20,7 @@ _BUILTIN: dict[str, str] = {
     "cyclegan": "fashionstudio.models.cyclegan:build",
     "stylegan2": "fashionstudio.models.stylegan2:build",
     "posewarp": "fashionstudio.models.posewarp:build",
+    "upscale": "fashionstudio.models.upscaler:build",
 }
 _REGISTERED: dict[str, Builder] = {}
 

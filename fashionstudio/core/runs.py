@@ -59,6 +59,7 @@ DEFAULT_MODEL_FILE = "model.safetensors"
 FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "pgpg": ("pose", "Pose change (PGPG)", ("inshop",)),
     "posewarp": ("pose", "Pose change, warping (PoseWarp)", ("inshop",)),
+    "upscale": ("upscale", "Sharpen x4, every tool's helper (Upscale)", ("images", "inshop", "lookbook", "shoes_bags")),
     "pixeldtgan": ("extract", "Garment extraction (PixelDTGAN)", ("lookbook",)),
     "cyclegan": ("match", "Shoes \u2194 handbags (CycleGAN)", ("shoes_bags",)),
     "stylegan2": ("generate", "New images (StyleGAN2)", ("images", "fisb")),
