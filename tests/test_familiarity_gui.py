@@ -146,7 +146,7 @@ def test_cli_warns_on_stderr_and_flags_the_provenance(pictures, tmp_path, capsys
                      "--model", str(MODELS / "extract.safetensors")])
     assert code == cli.EXIT_OK
     err = capsys.readouterr().err
-    assert "warning: bag.png: This photo is unlike what the model learned from" in err
+    assert "warning: bag.png: This picture is unlike what the model learned from" in err
     assert "warning: shoe.png is also unlike" in err and "lookbook_person" not in err
     status = {p.stem: read_provenance(p)["familiarity"]["status"] for p in (tmp_path / "out").glob("*.png")}
     assert status == {"lookbook_person": "familiar", "shoe": "unfamiliar", "bag": "unfamiliar"}

@@ -2,9 +2,10 @@
 
 The statistics (see :mod:`fashionstudio.core.familiarity`) come from the training split of the model's own
 dataset, as its metadata names it (a generated atelier dataset is regenerated, deterministically, in a scratch
-folder), and the threshold from out-of-sample scores (its held-out split, and the training split cross-fitted). ``training export`` stores them in the model file's header;
-this command writes them as a sidecar ``<model>.familiarity.json`` for a file exported before that (the
-shipped demo models, whose checksums their cards quote, are never rewritten).
+folder), and the threshold from out-of-sample scores (its held-out split, and the training split cross-fitted).
+``training export`` stores them in the model file's header; this command writes them as a sidecar
+``<model>.familiarity.json`` for a file exported before that (the shipped demo models, whose checksums their
+cards quote, are never rewritten).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from fashionstudio.core import familiarity as fam
 
 # The dataset item key holding each role's input, per family (see trainers.data_adapter.FAMILY_KEYS).
 ROLE_KEYS: dict[str, dict[str, str]] = {
-    "pgpg": {"person": "src"}, "posewarp": {"person": "src"}, "pixeldtgan": {"person": "person"}, "cyclegan": {"shoe": "A", "bag": "B"},
+    "pgpg": {"person": "src"}, "posewarp": {"person": "src"}, "pixeldtgan": {"person": "person"},
+    "cyclegan": {"shoe": "A", "bag": "B"}, "munit": {"shoe": "A", "bag": "B"},
     "stylegan2": {"image": "image"},
 }
 MAX_FIT, MAX_HELD_OUT = 4000, 2000

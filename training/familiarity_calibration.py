@@ -47,7 +47,8 @@ def smooth_noise(rng: np.random.Generator, size: int = SIZE) -> Image.Image:
     """Blobs at a random scale: cloud- or camouflage-like, the low-frequency texture of many natural scenes."""
     cells = int(rng.integers(2, 12))
     small = Image.fromarray(rng.integers(0, 256, (cells, cells, 3), dtype=np.uint8), "RGB")
-    return small.resize((size, size), Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(float(rng.uniform(0, 2))))
+    blur = ImageFilter.GaussianBlur(float(rng.uniform(0, 2)))
+    return small.resize((size, size), Image.Resampling.BICUBIC).filter(blur)
 
 
 def texture(rng: np.random.Generator, size: int = SIZE) -> Image.Image:
@@ -79,7 +80,8 @@ def drawn_object(rng: np.random.Generator, size: int = SIZE) -> Image.Image:
     horizon = int(s * rng.uniform(0.45, 0.8))
     d.rectangle([0, horizon, s, s], fill=ground)
     c = _colour(rng)
-    cx, base, w = int(s * rng.uniform(0.3, 0.7)), int(horizon + s * rng.uniform(0.0, 0.15)), int(s * rng.uniform(.2, .45))
+    cx, base = int(s * rng.uniform(0.3, 0.7)), int(horizon + s * rng.uniform(0.0, 0.15))
+    w = int(s * rng.uniform(0.2, 0.45))
     kind = int(rng.integers(0, 4))
     if kind == 0:  # a cup with a handle and a saucer
         d.ellipse([cx - w, base - w // 6, cx + w, base + w // 6], fill=_colour(rng))

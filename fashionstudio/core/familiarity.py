@@ -34,11 +34,12 @@ THRESHOLD_MARGIN = 1.05                     # fresh data from another seed sits 
 
 # The input role each family's tool scores; Match has one per direction.
 FAMILY_ROLES: dict[str, tuple[str, ...]] = {
-    "pgpg": ("person",), "posewarp": ("person",), "pixeldtgan": ("person",), "cyclegan": ("shoe", "bag"), "stylegan2": ("image",),
+    "pgpg": ("person",), "posewarp": ("person",), "pixeldtgan": ("person",),
+    "cyclegan": ("shoe", "bag"), "munit": ("shoe", "bag"), "stylegan2": ("image",),
 }
 # What to train on to make a model for such photos (the Train tab's dataset kinds).
-TRAIN_KIND: dict[str, str] = {"pgpg": "inshop", "posewarp": "inshop", "pixeldtgan": "lookbook", "cyclegan": "shoes_bags",
-                              "stylegan2": "images"}
+TRAIN_KIND: dict[str, str] = {"pgpg": "inshop", "posewarp": "inshop", "pixeldtgan": "lookbook",
+                              "cyclegan": "shoes_bags", "munit": "shoes_bags", "stylegan2": "images"}
 _KIND_WORDS = {
     "inshop": "DeepFashion In-shop layout: each person photographed in several poses",
     "lookbook": "LookBook layout: photos of people wearing a garment, with its product shot",
@@ -52,7 +53,6 @@ ATELIER_WORDS = {
     "bag": "synthetic studio handbags on white",
     "image": "synthetic mannequins on a plain studio backdrop",
 }
-ROLE_WORDS = {"person": "photo", "shoe": "shoe", "bag": "handbag", "image": "picture"}
 
 
 class FamiliarityError(ValueError):
@@ -103,7 +103,7 @@ class ReferenceStats:
 
     @classmethod
     def fit(cls, features: np.ndarray, learned_from: str = "") -> "ReferenceStats":
-        """Mean and shrunk-covariance whitener of ``features`` (n, d); :meth:`fit_calibrated` also sets the threshold."""
+        """Mean and shrunk-covariance whitener of ``features`` (n, d); :meth:`fit_calibrated` sets the threshold."""
         f = np.asarray(features, dtype=np.float64)
         if f.ndim != 2 or len(f) < 2:
             raise ValueError("at least two feature vectors are needed to describe a training set")
@@ -318,13 +318,14 @@ class Verdict:
         return out
 
 
-def unfamiliar_message(family: str, role: str, learned_from: str) -> str:
+def unfamiliar_message(family: str, learned_from: str) -> str:
     """The banner's sentence: what the model learned from, what that means, how to get a model for such photos."""
     kind = TRAIN_KIND.get(family, "images")
     what = learned_from or "its training pictures"
-    return (f"This {ROLE_WORDS.get(role, 'picture')} is unlike what the model learned from ({what}), so the result "
-            f"will not look like it. For photos like this one, train a model on photos like it: Train tab, New run, "
-            f"dataset kind '{kind}' ({_KIND_WORDS.get(kind, kind)}).")
+    # "picture", not the role: a person dropped on Match's shoe side is no shoe.
+    return (f"This picture is unlike what the model learned from ({what}), so the result will not look like "
+            f"it. To work on photos like this one, train a model on such photos: Train tab, New "
+            f"run, dataset kind '{kind}' ({_KIND_WORDS.get(kind, kind)}).")
 
 
 class FamiliarityChecker:
@@ -376,8 +377,7 @@ class FamiliarityChecker:
         score = float(ref.score(self._features.features([picture]))[0])  # type: ignore[union-attr]
         if score <= ref.threshold:
             return Verdict("familiar", role, score, ref.threshold)
-        return Verdict("unfamiliar", role, score, ref.threshold, unfamiliar_message(self.family, role,
-                                                                                     ref.learned_from))
+        return Verdict("unfamiliar", role, score, ref.threshold, unfamiliar_message(self.family, ref.learned_from))
 
 
 def _usable(ref: ReferenceStats, dim: int | None) -> bool:
