@@ -318,3 +318,10 @@ def test_in_a_short_window_the_sentence_brings_the_mark_button_into_view(qtbot, 
     wait_idle(qtbot, tab)
     assert tab.note() == NO_SOURCE_POSE
     qtbot.waitUntil(lambda: not button.visibleRegion().isEmpty(), timeout=5_000)
+
+
+def test_the_self_test_runs_a_warping_model(qtbot, model_files, monkeypatch):
+    tab = make_tab(qtbot)
+    monkeypatch.setattr(tab.manager, "model_path", lambda key: model_files["warp"])
+    report = tab.self_test(timeout_s=20)
+    assert report["status"] == "ok", report

@@ -486,9 +486,11 @@ class PoseTab(ToolTab):
         return settings
 
     def sample_input(self) -> Image.Image:
-        """A plain backdrop with a figure-shaped block, so the self-test exercises the letterbox."""
+        """A plain backdrop with a figure-shaped block, so the self-test exercises the letterbox; its pose is the
+        standing pose (a warping model needs one)."""
         img = Image.new("RGB", (88, 128), (232, 228, 222))
         img.paste((70, 80, 120), (30, 20, 58, 110))
+        self.source_pose_panel.use_pose(default_target_pose(img.width / img.height), "the self-test figure")
         return img
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt API

@@ -146,6 +146,14 @@ class SourcePosePanel(QWidget):
 
         run_in_background(look_up, found, failed, context=self)
 
+    def use_pose(self, pose: np.ndarray, label: str) -> None:
+        """Take ``pose`` as the current picture's pose for this session only (not saved: e.g. the self-test's
+        figure, which has no file)."""
+        self._serial += 1  # a lookup still running for an earlier photo must not replace it
+        self._looking_up = False
+        self._pose = SourcePose(np.asarray(pose, np.float32).copy(), "file", label)
+        self._refresh()
+
     # -- marking ---------------------------------------------------------------------------------------------------
     def start_marking(self) -> None:
         self.mark_button.setChecked(True)
