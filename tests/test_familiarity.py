@@ -141,13 +141,15 @@ def test_statistics_stored_in_a_model_file_round_trip(tmp_path, net, atelier) ->
     assert shoe.provenance()["status"] == "unfamiliar" and shoe.provenance()["score"] > shoe.provenance()["threshold"]
 
 
-def test_train_kinds_agree_with_the_trainer() -> None:
+def test_every_tool_family_has_roles_and_the_trainers_dataset_kind() -> None:
+    from fashionstudio.core import registry
     from training.familiarity import ROLE_KEYS
     from training.trainers.data_adapter import FAMILY_KIND
 
-    for family, kind in FAMILY_KIND.items():
-        assert fam.TRAIN_KIND[family] == kind
-        assert tuple(ROLE_KEYS[family]) == fam.FAMILY_ROLES[family]
+    for tool in ("pose", "extract", "match", "generate"):
+        for family in registry.TOOL_FAMILIES[tool]:
+            assert fam.TRAIN_KIND[family] == FAMILY_KIND[family], family
+            assert tuple(ROLE_KEYS[family]) == fam.FAMILY_ROLES[family], family
 
 
 def test_export_of_a_tiny_run_stores_its_training_statistics(tmp_path, net, atelier, capsys) -> None:
