@@ -10,8 +10,8 @@ A run folder is the whole interface between the app and the trainer (see ``train
 - smooths series with TensorBoard's debiased EMA (W&B uses the same formula), incrementally,
 - decimates a series to a few thousand min/max points for any visible range through a min/max pyramid, so
   drawing a million-point curve costs the same as drawing a thousand-point one,
-- infers a run's state (new, running, finished, stopped, crashed, or running elsewhere: another process holds
-  the run folder's lock) from its events, its lock and its process.
+- infers a run's state (new, running, finished, stopped, crashed, running elsewhere: another process holds
+  the run folder's lock, or copied mid-run from another machine) from its events, its lock and its process.
 
 Everything read from a run folder is untrusted: events pass :func:`training.events.validate_event` first, so an
 odd line (a step of "abc", a NaN time, 1000 nested brackets, a 200 MB line) is left out and counted, never the
@@ -62,6 +62,7 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "upscale": ("upscale", "Sharpen x4, every tool's helper (Upscale)", ("images", "inshop", "lookbook", "shoes_bags")),
     "pixeldtgan": ("extract", "Garment extraction (PixelDTGAN)", ("lookbook",)),
     "cyclegan": ("match", "Shoes \u2194 handbags (CycleGAN)", ("shoes_bags",)),
+    "munit": ("match", "Shoes \u2194 handbags, content/style (MUNIT)", ("shoes_bags",)),
     "stylegan2": ("generate", "New images (StyleGAN2)", ("images", "fisb")),
 }
 DATA_KIND_LABELS = {
