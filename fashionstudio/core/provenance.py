@@ -7,8 +7,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, PngImagePlugin
 
+from fashionstudio.core import safe_json
 from fashionstudio.core.atomic import atomic_write
 
 PROVENANCE_KEY = "fashionstudio"
@@ -40,30 +41,49 @@ def save_png_with_provenance(img: Image.Image, path: str | os.PathLike, info: di
     return path
 
 
+class ProvenanceError(ValueError):
+    """A file whose provenance cannot be read because it is not a readable image; the message is a sentence."""
+
+
 def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
-    """Return the provenance stored in a PNG by :func:`save_png_with_provenance` ({} when it has none)."""
+    """Return the provenance stored in a PNG by :func:`save_png_with_provenance` ({} when it has none).
+
+    The file is user input: a file that is not a readable image raises :class:`ProvenanceError`; text chunks
+    that are damaged, deeply nested or of the wrong type are ignored (the separate keys are tried instead)."""
     path = Path(path)
     try:
         with Image.open(path) as im:
-            im.load()
-            text = dict(getattr(im, "text", {}) or {})
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise ValueError(f"'{path.name}' is not a readable PNG image ({exc}).") from None
-    raw = text.get(PROVENANCE_KEY)
-    if raw is not None:
-        try:
-            data = json.loads(raw)
-            if isinstance(data, dict):
-                return data
-        except json.JSONDecodeError:
-            pass
+            text = _text_chunks(im)
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many types (zlib, struct, bomb, ValueError) on bad files
+        raise ProvenanceError(f"'{path.name}' is not a readable PNG image ({exc.__class__.__name__}: "
+                              f"{str(exc)[:120]}).") from None
+    data = _json_or_none(text.get(PROVENANCE_KEY))
+    if isinstance(data, dict):
+        return data
     out: dict[str, Any] = {}
     for key in ("model", "model_sha256"):
         if key in text:
             out[key] = text[key]
     if "settings" in text:
-        try:
-            out["settings"] = json.loads(text["settings"])
-        except json.JSONDecodeError:
-            out["settings"] = text["settings"]
+        settings = _json_or_none(text["settings"])
+        out["settings"] = settings if settings is not None else text["settings"]
     return out
+
+
+def _text_chunks(im: Image.Image) -> dict[str, str]:
+    """The image's text chunks as str -> str. Chunks before the pixel data (where this module writes them) come
+    without decoding the picture; only when the provenance key is not among them is the picture loaded to find
+    chunks written after it."""
+    info = dict(im.info)
+    if PROVENANCE_KEY not in info and hasattr(im, "text"):
+        info.update(getattr(im, "text", {}) or {})
+    return {k: str(v) for k, v in info.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _json_or_none(raw: str | None) -> Any:
+    if raw is None:
+        return None
+    try:
+        return safe_json.loads(raw, allow_nan=True)  # a NaN metric in settings is harmless
+    except safe_json.SafeJsonError:
+        return None
