@@ -137,8 +137,18 @@ def test_statistics_stored_in_a_model_file_round_trip(tmp_path, net, atelier) ->
     assert checker.source == "file" and checker.note == ""
     assert checker.check(atelier["lookbook_person"][0]).status == "familiar"
     shoe = checker.check(atelier["shoe"][0])
-    assert shoe.unfamiliar and "studio backdrop" in shoe.message and "'lookbook'" in shoe.message
+    assert shoe.unfamiliar and "studio backdrop" in shoe.message and "LookBook folder" in shoe.message
     assert shoe.provenance()["status"] == "unfamiliar" and shoe.provenance()["score"] > shoe.provenance()["threshold"]
+
+
+def test_the_advice_uses_the_new_run_dialogs_words() -> None:
+    from fashionstudio.core.runs import DATA_KIND_LABELS, FAMILIES
+
+    for family, label in fam.MODEL_LABELS.items():
+        assert FAMILIES[family][1] == label
+        assert fam.TRAIN_KIND[family] in FAMILIES[family][2]  # the dialog offers that dataset kind for it
+    for kind, label in fam.DATA_LABELS.items():
+        assert DATA_KIND_LABELS[kind] == label
 
 
 def test_every_tool_family_has_roles_and_the_trainers_dataset_kind() -> None:

@@ -40,11 +40,18 @@ FAMILY_ROLES: dict[str, tuple[str, ...]] = {
 # What to train on to make a model for such photos (the Train tab's dataset kinds).
 TRAIN_KIND: dict[str, str] = {"pgpg": "inshop", "posewarp": "inshop", "pixeldtgan": "lookbook",
                               "cyclegan": "shoes_bags", "munit": "shoes_bags", "stylegan2": "images"}
+# The New-run dialog's words for them (core.runs.DATA_KIND_LABELS / FAMILIES, which a test keeps in step; core.runs
+# itself reads the trainer's events module, so it is not imported here).
+DATA_LABELS = {"inshop": "DeepFashion In-shop folder", "lookbook": "LookBook folder",
+               "shoes_bags": "Shoes/handbags HDF5 folder", "images": "Folder or .zip of images"}
+MODEL_LABELS = {"pgpg": "Pose change (PGPG)", "posewarp": "Pose change, warping (PoseWarp)",
+                "pixeldtgan": "Garment extraction (PixelDTGAN)", "cyclegan": "Shoes \u2194 handbags (CycleGAN)",
+                "munit": "Shoes \u2194 handbags, content/style (MUNIT)", "stylegan2": "New images (StyleGAN2)"}
 _KIND_WORDS = {
-    "inshop": "DeepFashion In-shop layout: each person photographed in several poses",
-    "lookbook": "LookBook layout: photos of people wearing a garment, with its product shot",
-    "shoes_bags": "iGAN shoes/handbags layout: shoes and handbags photographed alone",
-    "images": "a folder of your own pictures",
+    "inshop": "each person photographed in several poses",
+    "lookbook": "photos of people wearing a garment, with its product shot",
+    "shoes_bags": "shoes and handbags photographed alone",
+    "images": "your own pictures",
 }
 # What an atelier-trained model saw, in a designer's words.
 ATELIER_WORDS = {
@@ -322,10 +329,11 @@ def unfamiliar_message(family: str, learned_from: str) -> str:
     """The banner's sentence: what the model learned from, what that means, how to get a model for such photos."""
     kind = TRAIN_KIND.get(family, "images")
     what = learned_from or "its training pictures"
+    model = f"Model \u201c{MODEL_LABELS[family]}\u201d, " if family in MODEL_LABELS else ""
     # "picture", not the role: a person dropped on Match's shoe side is no shoe.
     return (f"This picture is unlike what the model learned from ({what}), so the result will not look like "
-            f"it. To work on photos like this one, train a model on such photos: Train tab, New "
-            f"run, dataset kind '{kind}' ({_KIND_WORDS.get(kind, kind)}).")
+            f"it. To work on photos like this one, train a model on such photos: Train tab, New run, {model}"
+            f"Data \u201c{DATA_LABELS.get(kind, kind)}\u201d ({_KIND_WORDS.get(kind, kind)}).")
 
 
 class FamiliarityChecker:
