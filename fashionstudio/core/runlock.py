@@ -93,6 +93,8 @@ class RunLock:
             self._lock.acquire(timeout=timeout)
         except Timeout:
             raise RunLocked(self.run_dir, read_holder(self.run_dir)) from None
+        except NotImplementedError:  # a file system without locks (some network shares): train unguarded
+            return
         note = {"pid": os.getpid(), "host": socket.gethostname(), "command": self.command, "since": time.time()}
         try:
             with atomic_write(self.run_dir / HOLDER_FILE) as tmp:
@@ -130,7 +132,7 @@ def lock_holder(run_dir: str | os.PathLike) -> dict[str, Any] | None:
         probe.acquire(timeout=0)
     except Timeout:
         return read_holder(run_dir)
-    except OSError:  # a read-only copy: nobody can be training in it from here
+    except (OSError, NotImplementedError):  # a read-only copy, or no locks here: nothing to report
         return None
     probe.release(force=True)
     return None
