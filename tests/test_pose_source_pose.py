@@ -325,3 +325,29 @@ def test_the_self_test_runs_a_warping_model(qtbot, model_files, monkeypatch):
     monkeypatch.setattr(tab.manager, "model_path", lambda key: model_files["warp"])
     report = tab.self_test(timeout_s=20)
     assert report["status"] == "ok", report
+
+
+def test_looking_at_an_annotation_keeps_it_one_and_undo_stays_with_the_photo(qtbot, tmp_path):
+    root = tmp_path / "inshop"
+    folder = root / "Img" / "MEN" / "Denim" / "id_00000080"
+    folder.mkdir(parents=True)
+    annotated = folder / "01_1_front.jpg"
+    photo((88, 128)).save(annotated)
+    kp = np.round(np.asarray(default_target_pose(88 / 128)) * np.array([128, 88]) - 0.5).astype(np.float32)
+    write_pose_csv(root / "fasion-resize-annotation-train.csv", {"fashionMENDenimid0000008001_1front.jpg": kp})
+    plain = tmp_path / "plain.png"
+    photo((90, 150)).save(plain)
+    tab = make_tab(qtbot)
+    panel = tab.source_pose_panel
+    open_photo(qtbot, tab, plain)
+    panel.start_marking()
+    start = panel.overlay.joint_position(R_WRIST).toPoint()
+    drag(panel.overlay, start, start + QPoint(10, 20))
+    assert panel.overlay.can_undo()
+    panel.finish_marking()
+    open_photo(qtbot, tab, annotated)
+    panel.start_marking()
+    assert not panel.overlay.can_undo()  # the plain photo's edit is not on this photo's undo stack
+    panel.finish_marking()
+    assert tab.source_pose_panel.source_pose().origin == "annotation"
+    assert SourcePoseStore().get(photo_key(annotated)) is None

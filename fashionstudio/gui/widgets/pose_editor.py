@@ -192,6 +192,12 @@ class PoseEditor(QWidget):
     def can_undo(self) -> bool:
         return bool(self._undo)
 
+    def clear_undo(self) -> None:
+        """Forget the undo and redo history (the pose now belongs to another picture)."""
+        self._undo.clear()
+        self._redo.clear()
+        self._coalesce = None
+
     def undo(self) -> bool:
         """Go back one pose edit (a whole drag is one edit). False when there is nothing to undo."""
         if not self._undo:

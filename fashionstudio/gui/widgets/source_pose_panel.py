@@ -177,8 +177,9 @@ class SourcePosePanel(QWidget):
                               "file as you go. Click \"Done marking\" when it fits.")
         else:
             self.overlay.hide()
-            if self._key is not None and (self._pose is None or self._pose.origin != "marked"):
-                # "Done" on a skeleton the designer left as it was still accepts it as this photo's pose.
+            if self._key is not None and self._pose is None:
+                # "Done" on the starting skeleton of a photo without a pose accepts it as this photo's pose (an
+                # annotation looked at and left as it was stays an annotation).
                 self._mark(self.overlay.pose(), final=True)
         self._refresh()
 
@@ -187,6 +188,7 @@ class SourcePosePanel(QWidget):
         self.overlay.blockSignals(True)
         self.overlay.set_pose(start, undoable=False)
         self.overlay.blockSignals(False)
+        self.overlay.clear_undo()  # Ctrl+Z must not bring back another photo's pose
 
     def _on_overlay_changed(self, final: bool) -> None:
         if self.is_marking():
