@@ -204,3 +204,14 @@ def test_readme_screenshot_command_works_with_a_sample(tmp_path):
         left = im.convert("RGB").crop((0, 0, im.width // 5, im.height))  # the Pose tab's input canvas
         colours = {c for _, c in left.getcolors(1 << 20)}
     assert backdrop in colours  # the sample's studio backdrop is on screen
+
+
+def test_a_dropped_heic_photo_names_its_format_and_the_fix(qtbot, tmp_path):
+    heic = tmp_path / "IMG_0042.HEIC"
+    heic.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00")
+    tab = make_tab(qtbot, ExtractTab)
+    tab.open_image(heic)
+    wait_loaded(qtbot, tab)
+    error = tab.source_canvas.error_text()
+    assert error is not None and "HEIC photo" in error and "export it as JPEG" in error
+    assert tab.source_image() is None

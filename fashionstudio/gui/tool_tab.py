@@ -319,7 +319,7 @@ class ToolTab(QWidget):
             return img, display_qimage(img)  # the display copy too, so the GUI thread only wraps a small one
 
         run_in_background(decode, lambda loaded: self._source_loaded(loaded, path, token),
-                          lambda exc: self._source_failed(exc, token), context=self)
+                          lambda exc: self._source_failed(exc, token, path), context=self)
 
     def paste(self) -> None:
         """Take an image (or an image file) from the clipboard."""
@@ -361,11 +361,18 @@ class ToolTab(QWidget):
             self.file_opened.emit(str(path))
             self.status_message.emit(f"Opened {path.name} ({img.width} x {img.height}).")
 
-    def _source_failed(self, exc: BaseException, token: int) -> None:
+    def _source_failed(self, exc: BaseException, token: int, path: Path | None = None) -> None:
         self._opening -= 1
         if token != self._load_token:
             return  # a newer load is on its way; this one's error is no longer what the user asked about
         message = error_sentence(exc)
+        if path is not None:
+            from fashionstudio.core.folder_scan import UNREAD_FORMATS
+
+            # An iPhone HEIC or an AVIF gets the format's name and the fix, not "not an image".
+            advice = UNREAD_FORMATS.get(path.suffix.lower())
+            if advice:
+                message = f"'{path.name}' {advice}."
         self.source_canvas.set_busy(None)
         self.source_canvas.set_error(message)
         self.status_message.emit(message)
