@@ -20,6 +20,7 @@ _BUILTIN: dict[str, str] = {
     "cyclegan": "fashionstudio.models.cyclegan:build",
     "stylegan2": "fashionstudio.models.stylegan2:build",
     "posewarp": "fashionstudio.models.posewarp:build",
+    "munit": "fashionstudio.models.munit:build",
     "upscale": "fashionstudio.models.upscaler:build",
 }
 _REGISTERED: dict[str, Builder] = {}
@@ -28,7 +29,7 @@ _REGISTERED: dict[str, Builder] = {}
 TOOL_FAMILIES: dict[str, tuple[str, ...]] = {
     "pose": ("pgpg", "posewarp"),
     "extract": ("pixeldtgan",),
-    "match": ("cyclegan",),
+    "match": ("cyclegan", "munit"),
     "generate": ("stylegan2",),
 }
 # The family of each tool's shipped demo model.

@@ -62,6 +62,7 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "upscale": ("upscale", "Sharpen x4, every tool's helper (Upscale)", ("images", "inshop", "lookbook", "shoes_bags")),
     "pixeldtgan": ("extract", "Garment extraction (PixelDTGAN)", ("lookbook",)),
     "cyclegan": ("match", "Shoes \u2194 handbags (CycleGAN)", ("shoes_bags",)),
+    "munit": ("match", "Shoes \u2194 handbags, content/style (MUNIT)", ("shoes_bags",)),
     "stylegan2": ("generate", "New images (StyleGAN2)", ("images", "fisb")),
 }
 DATA_KIND_LABELS = {

@@ -16,11 +16,13 @@ from training.config import RunConfig
 from training.trainers.base import DataError
 
 # The reader kind each family trains on by default, and the item keys its trainer reads.
-FAMILY_KIND = {"pgpg": "inshop", "posewarp": "inshop", "pixeldtgan": "lookbook", "cyclegan": "shoes_bags", "stylegan2": "images"}
+FAMILY_KIND = {"pgpg": "inshop", "posewarp": "inshop", "pixeldtgan": "lookbook", "cyclegan": "shoes_bags", "munit": "shoes_bags",
+               "stylegan2": "images"}
 FAMILY_KEYS = {
     "pgpg": ("src", "tgt", "tgt_pose", "tgt_mask"),
     "pixeldtgan": ("person", "flat", "flat_other"),
     "cyclegan": ("A", "B"),
+    "munit": ("A", "B"),
     "stylegan2": ("image",),
 }
 
