@@ -351,3 +351,19 @@ def test_looking_at_an_annotation_keeps_it_one_and_undo_stays_with_the_photo(qtb
     panel.finish_marking()
     assert tab.source_pose_panel.source_pose().origin == "annotation"
     assert SourcePoseStore().get(photo_key(annotated)) is None
+
+
+def test_an_imported_64px_annotation_lends_a_256px_photo_its_pose_unsquashed(qtbot, tmp_path):
+    kp = np.round(np.asarray(default_target_pose(1.0)) * 64 - 0.5).astype(np.float32)
+    csv = tmp_path / "atelier64.csv"
+    write_pose_csv(csv, {"look.png": kp})
+    tab = make_tab(qtbot)
+    tab.library.import_csv(csv)
+    qtbot.waitUntil(lambda: "atelier64.csv" in tab.note(), timeout=10_000)
+    photos = tmp_path / "photos"  # not beside the CSV: only the imported row knows this photo
+    photos.mkdir()
+    Image.new("RGB", (256, 256), (230, 225, 220)).save(photos / "look.png")
+    open_photo(qtbot, tab, photos / "look.png")
+    assert tab.source_pose() is None and tab.use_photo_pose()
+    assert tab.target_pose() == pytest.approx(normalise_pixels(kp, (64, 64)), abs=1e-5)
+    assert tab.target_pose()[13][0] > 0.8  # the left ankle near the bottom, not squashed into the top-left

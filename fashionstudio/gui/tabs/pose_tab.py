@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from fashionstudio.core.pose_transfer import (
     IUV_MODEL_GOT_KEYPOINTS, KEYPOINT_MODEL_GOT_IUV, NO_SOURCE_POSE, PoseInputError, PoseTransfer,
-    default_target_pose, normalise_keypoints, refit_pose,
+    default_target_pose, refit_pose,
 )
 from fashionstudio.core.poses import visible
 from fashionstudio.gui.canvas import ImageCanvas, pil_to_qimage
@@ -271,8 +271,13 @@ class PoseTab(ToolTab):
         if own is not None:
             self.editor.set_pose(own.pose)
             self._show_note(f"Target pose: {own.describe()}.")
-        else:
-            self.editor.set_pose(normalise_keypoints(kp, (img.height, img.width)))
+        else:  # a row of an imported CSV: its frame is inferred from the row, as for annotations beside a photo
+            from fashionstudio.core.pose_frame import infer_frame, keypoint_extent
+            from fashionstudio.core.source_poses import annotation_frame, normalise_pixels
+
+            size = (img.height, img.width)
+            frame = annotation_frame(size, None, infer_frame([kp]), keypoint_extent([kp]))
+            self.editor.set_pose(normalise_pixels(kp, frame))
             self._show_note(f"Target pose: the pose annotated for {self.source_path.name}.")
         return True
 
