@@ -171,6 +171,20 @@ def test_non_finite_weights_are_skipped_on_resume_and_never_saved(tmp_path, caps
     loop.events.close()
 
 
+def test_export_of_a_damaged_best_checkpoint_uses_the_newest_intact_one(tmp_path, capsys):
+    from training.export import export_run
+
+    run = _trained_run(tmp_path)
+    _damage(run / "checkpoints" / ckpt.BEST, "truncated", tmp_path / "m")
+    out = export_run(run, tmp_path / "model.safetensors")
+    assert out.is_file()
+    err = capsys.readouterr().err
+    assert "'best.pt'" in err and "step_00000007.pt" in err
+    _damage(run / "checkpoints" / ckpt.step_name(7), "garbage", tmp_path / "m")
+    with pytest.raises(ckpt.CheckpointDamaged, match="step_00000007.pt"):  # a file asked for by name: no swap
+        export_run(run, tmp_path / "other.safetensors", which=str(run / "checkpoints" / ckpt.step_name(7)))
+
+
 def test_prune_never_deletes_the_protected_checkpoint(tmp_path):
     for step in (1, 2, 3, 4):
         ckpt.atomic_save({"step": step}, tmp_path / "checkpoints" / ckpt.step_name(step))

@@ -77,7 +77,15 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, which: str = 
 
     run_dir = Path(run_dir)
     path = pick_checkpoint(run_dir, which)
-    state = ckpt.load_checkpoint(path)
+    try:
+        state = ckpt.load_checkpoint(path)
+    except ckpt.CheckpointDamaged as exc:
+        fallback, state, _ = ckpt.newest_verified(run_dir) if which in ("best", "latest") else (None, None, [])
+        if fallback is None or state is None:
+            raise
+        print(f"warning: {exc} Exporting '{fallback.name}' instead, the newest checkpoint that verifies.",
+              file=sys.stderr)
+        path = fallback
     if state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"'{path}' is not a FashionStudio training checkpoint.")
     family, arch, cfg = state["family"], state["arch"], state["config"]
