@@ -367,3 +367,11 @@ def test_an_imported_64px_annotation_lends_a_256px_photo_its_pose_unsquashed(qtb
     assert tab.source_pose() is None and tab.use_photo_pose()
     assert tab.target_pose() == pytest.approx(normalise_pixels(kp, (64, 64)), abs=1e-5)
     assert tab.target_pose()[13][0] > 0.8  # the left ankle near the bottom, not squashed into the top-left
+
+
+def test_the_result_columns_are_named_after_the_model(qtbot, model_files):
+    tab = make_tab(qtbot, model_files["warp"])
+    assert [label.text() for label in tab.stage_captions] == ["Warped photo", "Result"]
+    tab.open_model(model_files["pgpg"])
+    qtbot.waitUntil(lambda: tab.model is not None and tab.model.path == model_files["pgpg"], timeout=20_000)
+    assert [label.text() for label in tab.stage_captions] == ["Coarse (G1)", "Refined (G2)"]

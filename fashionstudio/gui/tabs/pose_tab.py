@@ -151,8 +151,11 @@ class PoseTab(ToolTab):
         row = QHBoxLayout(results)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(10)
-        row.addWidget(captioned("Coarse (G1)", self.coarse_canvas), 1)
-        row.addWidget(captioned("Refined (G2)", self.result_canvas), 1)
+        coarse_box, refined_box = captioned("Coarse (G1)", self.coarse_canvas), captioned("Refined (G2)",
+                                                                                            self.result_canvas)
+        self.stage_captions = (coarse_box.findChild(QLabel), refined_box.findChild(QLabel))
+        row.addWidget(coarse_box, 1)
+        row.addWidget(refined_box, 1)
         old = self.splitter.widget(self.splitter.count() - 1)
         old.hide()
         old.setParent(None)  # addWidget (unlike replaceWidget) hands ``results`` to Qt's ownership
@@ -289,7 +292,8 @@ class PoseTab(ToolTab):
     def _update_photo_pose_button(self) -> None:
         known = (self.source_pose_panel.source_pose() is not None
                  or self.library.pose_of_photo(self.source_path) is not None)
-        if known and not self.photo_pose_button.isEnabled() and self.source_path is not None:
+        if (known and not self.photo_pose_button.isEnabled() and self.source_path is not None
+                and not self.source_pose_panel.is_marking()):  # while marking, the marking hint stays
             self._show_note(f"{self.source_path.name} has a known pose: \"Use this photo's pose\" starts "
                             "from it.")
         self.photo_pose_button.setEnabled(known)
@@ -378,6 +382,20 @@ class PoseTab(ToolTab):
         if not takes_iuv and self._iuv is not None:
             return KEYPOINT_MODEL_GOT_IUV
         return None
+
+    def _on_model_ready(self, key: str, model: Any) -> None:
+        if key == self.tool:
+            self._caption_stages()
+        super()._on_model_ready(key, model)
+
+    def _caption_stages(self) -> None:
+        """Name the two result columns after what the loaded model makes of them."""
+        warp = self._needs_source_pose()
+        names = ("Warped photo", "Result") if warp else ("Coarse (G1)", "Refined (G2)")
+        for label, name in zip(self.stage_captions, names):
+            label.setText(name)
+        self.coarse_canvas.set_placeholder("The photo moved into the target pose appears here" if warp
+                                           else "The coarse result (G1) appears here")
 
     def _needs_source_pose(self) -> bool:
         """Whether the loaded model also needs the photo's own pose (a warping model)."""
