@@ -260,3 +260,26 @@ def test_cli_with_a_hostile_model_exits_2_with_the_sentence(tmp_path, capsys):
         err = capsys.readouterr().err
         assert code == cli.EXIT_FAILED and sentence in err and "Traceback" not in err, err
 
+
+
+# -- no false alarms ---------------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_every_preset_of_every_family_passes_the_bounds_and_builds_the_same_shapes_on_meta():
+    """The bounds and the meta-device build must never refuse a real model: every preset of every built-in
+    family passes ``check_architecture``, and its inference networks (the ones model files hold) have the same
+    weight shapes built on the meta device as built for real."""
+    import importlib
+
+    from fashionstudio.core.arch_bounds import check_architecture
+    from fashionstudio.core.meta_build import network_shapes
+
+    for family in registry.known_families():
+        module = importlib.import_module(registry._BUILTIN[family].split(":")[0])
+        names = list(getattr(module, "INFERENCE_NETWORKS", module.NETWORKS))  # what model files hold
+        for preset, config in module.PRESETS.items():
+            check_architecture(config)
+            real = registry.build_networks(family, {"preset": preset}, which=names)
+            meta = network_shapes(family, {"preset": preset}, names)
+            assert meta == {n: {k: tuple(v.shape) for k, v in net.state_dict().items()} for n, net in real.items()}, \
+                (family, preset)
