@@ -87,6 +87,13 @@ class ToolTab(QWidget):
         self.worker.failed.connect(self._on_failed)
         self.worker.busy_changed.connect(self._on_busy_changed)
 
+        from fashionstudio.gui.sharpen import SharpenHelper
+
+        # "Sharpen x4": the shown result, larger and cleaned on a worker once results settle (gui/sharpen.py).
+        self.sharpen = SharpenHelper(self, manager)
+        self.sharpen.unavailable.connect(self.status_message.emit)
+        self.result_changed.connect(self.sharpen.on_result_changed)
+
         self._build_layout()
         self.refresh_sample_offer()
         self._update_run_button()
@@ -150,6 +157,7 @@ class ToolTab(QWidget):
         self._side_layout = side
         self.controls_scroll.verticalScrollBar().rangeChanged.connect(self._fit_side_margin)
 
+        side.addWidget(self.sharpen.check)
         self.run_button = QPushButton("Run")
         self.run_button.setObjectName("runButton")
         self.run_button.setDefault(True)
@@ -215,6 +223,7 @@ class ToolTab(QWidget):
 
     def activate(self) -> None:
         """The tab became visible: make sure its model is (re)loaded."""
+        self.sharpen.ensure()
         if self.tool:
             self.manager.ensure(self.tool)
 
@@ -482,6 +491,7 @@ class ToolTab(QWidget):
                         family=model.family)
         if self.familiarity is not None and self.needs_source:
             info["familiarity"] = self.familiarity.provenance()
+        info.update(self.sharpen.provenance())
         return info
 
     def suggested_export_name(self) -> str:
@@ -546,6 +556,7 @@ class ToolTab(QWidget):
 
     def shutdown(self, timeout_s: float = 10.0) -> None:
         """Drop pending work and wait for the running inference (window closing)."""
+        self.sharpen.shutdown(timeout_s)
         self.worker.shutdown(timeout_s)
 
 

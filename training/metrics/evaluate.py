@@ -121,6 +121,7 @@ def evaluate_networks(
     agree: dict[str, dict[str, list[int]]] = {name: {h: [0, 0] for h in heads}
                                               for name, (_, _, heads) in spec.agreements.items()}
     label_source: dict[str, str] = {}
+    score_sums: dict[str, list[float]] = {}  # name -> [sum, count] of spec.scores' per-image values
     t_sample = t_extract = 0.0
     extracted = 0
     start = time.perf_counter()
@@ -135,6 +136,11 @@ def evaluate_networks(
             extracted += f.shape[0]
         t_extract += time.perf_counter() - t1
         t_sample += t1 - t0
+        if spec.scores is not None:
+            for name, values in spec.scores(sampled, extractor).items():
+                acc = score_sums.setdefault(name, [0.0, 0])
+                acc[0] += float(sum(values))
+                acc[1] += len(values)
         for name, (out_key, tgt_key) in spec.pairs.items():
             paired[name].update(sampled.images[out_key], sampled.images[tgt_key], sampled.masks.get(tgt_key))
         if classifier is not None:
@@ -182,6 +188,7 @@ def evaluate_networks(
         "agreement": {name: {h: (c[0] / c[1] if c[1] else None) for h, c in heads.items()}
                       for name, heads in agree.items()} if classifier is not None else {},
         "agreement_labels": label_source,
+        **({"scores": {k: v[0] / v[1] for k, v in sorted(score_sums.items()) if v[1]}} if score_sums else {}),
         "baselines": spec.baselines,
         "timing": {"seconds": round(loop_seconds + metric_seconds, 3),
                    "sampling_seconds": round(t_sample, 3), "extraction_seconds": round(t_extract, 3),
@@ -210,6 +217,8 @@ def headline_values(report: dict[str, Any]) -> dict[str, float]:
         for h, v in heads.items():
             if v is not None:
                 values[f"{name}/{h}_agreement"] = float(v)
+    for name, v in report.get("scores", {}).items():
+        values[name] = float(v)
     return values
 
 
@@ -382,12 +391,18 @@ def _summary(report: dict[str, Any]) -> str:
     for name, heads in report.get("agreement", {}).items():
         vals = "  ".join(f"{h} {v:.3f}" for h, v in heads.items() if v is not None)
         lines.append(f"  {name:<28} {vals}")
+    for name, v in report.get("scores", {}).items():
+        lines.append(f"  {name:<40} {v:.4f}")
     lines.append(f"report: {report['report_path']}")
     return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv[1:])
+    from training.metrics import upscale_eval
+
+    if upscale_eval.is_upscaler(args.target):  # a helper model: compared with Lanczos, not with a family spec
+        return upscale_eval.main(args.target, args.n, args.out, args.features)
     try:
         report = evaluate(args.target, n=args.n, features=args.features, data=args.data, split=args.split,
                           out=args.out, batch_size=args.batch_size, seed=args.seed, device=args.device,
