@@ -375,3 +375,23 @@ def test_the_result_columns_are_named_after_the_model(qtbot, model_files):
     tab.open_model(model_files["pgpg"])
     qtbot.waitUntil(lambda: tab.model is not None and tab.model.path == model_files["pgpg"], timeout=20_000)
     assert [label.text() for label in tab.stage_captions] == ["Coarse (G1)", "Refined (G2)"]
+
+
+def test_a_refused_request_does_not_cancel_the_newer_one_that_fixed_the_pose(qtbot, model_files):
+    tab = make_tab(qtbot, model_files["warp"])
+    tab.set_source_image(photo((90, 150)))
+    panel = tab.source_pose_panel
+    qtbot.waitUntil(lambda: not panel.is_looking_up(), timeout=10_000)
+    panel.start_marking()
+    wait_idle(qtbot, tab)
+    transfer = tab._transfer_for(tab.model)
+    gate = _Gate(transfer.run)
+    transfer.run = gate
+    panel.overlay.hide_joint(R_HIP)  # refused by the model, but only once it runs
+    assert gate.entered.wait(10)
+    panel.overlay.restore_joint(R_HIP)  # fixed while the refused request is still running
+    gate.open.set()
+    wait_idle(qtbot, tab)
+    qtbot.wait(50)
+    assert tab.result_canvas.image() is not None and tab.result_canvas.error_text() is None
+    assert "right hip" not in tab.note()

@@ -449,10 +449,12 @@ class PoseTab(ToolTab):
         self._stale_up_to = self.worker.latest_id
         self.worker.cancel_pending()
 
-    def _refuse(self, problem: str) -> None:
+    def _refuse(self, problem: str, *, drop_in_flight: bool = True) -> None:
         """Nothing can run for the current inputs: clear the results (they belong to other inputs and would be
-        exported as if made from these), say why, and make sure an older request still running lands nowhere."""
-        self._drop_in_flight()
+        exported as if made from these), say why, and (``drop_in_flight``) make sure an older request still
+        running lands nowhere."""
+        if drop_in_flight:
+            self._drop_in_flight()
         self._shown_pose = None
         self.last_result = None
         for canvas in (self.coarse_canvas, self.result_canvas):
@@ -470,7 +472,8 @@ class PoseTab(ToolTab):
         if request_id <= self._stale_up_to:
             return
         if isinstance(result, _Refusal):
-            self._refuse(result.message)
+            # Requests made after this one (the designer already fixed the pose) still run and show.
+            self._refuse(result.message, drop_in_flight=False)
             return
         super()._on_result(request_id, result, elapsed_ms)
 
