@@ -251,3 +251,16 @@ def test_a_photo_of_its_own_aspect_uses_its_own_frame_scaled_up_when_the_joints_
     assert S.annotation_frame((32, 24), None, inferred, extent) == (64, 48)  # a half-size copy
     assert S.annotation_frame((128, 128), None, inferred, extent) == (64, 64)  # the square frame, larger
     assert S.annotation_frame((10, 10), (64, 48), inferred, extent) == (64, 48)  # declared wins
+
+
+def test_a_pixel_key_reads_a_large_image_in_strips_and_sees_its_last_row():
+    img = Image.new("RGB", (3000, 1200), (5, 5, 5))
+    key = S.image_key(img)
+    changed = img.copy()
+    changed.putpixel((2999, 1199), (6, 5, 5))
+    assert S.image_key(changed) != key
+    import hashlib
+
+    whole = hashlib.sha256(b"RGB:3000x1200:")
+    whole.update(img.tobytes())
+    assert key == f"pixels:{whole.hexdigest()}"  # strips hash the same bytes as one copy would
