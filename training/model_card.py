@@ -81,6 +81,9 @@ def write_card(model_file: Path, report: dict[str, Any], run_dir: Path | None, s
                   "the ground truth of the input or target):", ""]
         keys = sorted({k for r in report["agreement"].values() for k in r})
         lines += _table(report["agreement"], keys)
+    if report.get("scores"):
+        lines += ["", "Pixel and feature scores (see the note above):", "", "| score | value |", "|---|---|"]
+        lines += [f"| {name} | {_fmt(v)} |" for name, v in report["scores"].items()]
     if samples:
         lines += ["", "## Samples", "", f"![samples]({samples})"]
     if reproduce:

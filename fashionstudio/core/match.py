@@ -96,6 +96,9 @@ class Candidate:
     output: Image.Image
     round_trip: Image.Image
     round_trip_l1: float
+    code: list[float] | None = None  # content/style models: the content (shape) code drawn for this candidate
+    style_distance: float | None = None  # core.match_scores.style_distance of output vs input (0..1)
+    shape_iou: float | None = None  # silhouette overlap of output and input (1: the input's outline kept)
 
 
 @dataclass
@@ -106,6 +109,7 @@ class MatchResult:
     source: Image.Image  # the letterboxed input square
     candidates: list[Candidate]
     warning: str | None = None  # a sentence when the best output is one flat colour
+    seed: int | None = None  # content/style models: the seed the candidates' shape codes were drawn from
 
     @property
     def best(self) -> Candidate:
@@ -117,8 +121,15 @@ class MatchResult:
 
     def settings(self, chosen: int = 0) -> dict[str, Any]:
         c = self.candidates[chosen]
-        return {"direction": self.direction, "candidate": chosen + 1, "of": len(self.candidates),
-                "variation": c.variation, "round_trip_l1": round(c.round_trip_l1, 4)}
+        out = {"direction": self.direction, "candidate": chosen + 1, "of": len(self.candidates),
+               "variation": c.variation, "round_trip_l1": round(c.round_trip_l1, 4)}
+        if c.style_distance is not None:
+            out["style_distance"] = round(c.style_distance, 4)
+        if c.shape_iou is not None:
+            out["shape_iou"] = round(c.shape_iou, 3)
+        if c.code is not None:
+            out["seed"], out["content_code"] = self.seed, [round(v, 5) for v in c.code]
+        return out
 
 
 def check_direction(direction: str) -> str:
@@ -132,6 +143,24 @@ def round_trip_l1(a: Image.Image, b: Image.Image) -> float:
     x = np.asarray(a.convert("RGB"), dtype=np.float32)
     y = np.asarray(b.convert("RGB"), dtype=np.float32)
     return float(np.abs(x - y).mean() / 255.0)
+
+
+def _score_pixels(found: list[Candidate]) -> None:
+    """Fill each candidate's model-independent style distance and shape overlap (core.match_scores)."""
+    from fashionstudio.core.match_scores import pil_batch, silhouette_iou, style_distance
+
+    outs, ins = pil_batch([c.output for c in found]), pil_batch([c.input for c in found])
+    for c, sd, iou in zip(found, style_distance(outs, ins).tolist(), silhouette_iou(outs, ins).tolist()):
+        c.style_distance, c.shape_iou = sd, iou
+
+
+def make_matcher(model: Any) -> Any:
+    """The Match pipeline for ``model``: :class:`StyleMatcher` (cyclegan) or ``ContentStyleMatcher`` (munit)."""
+    if getattr(model, "family", None) == "munit":
+        from fashionstudio.core.content_style_match import ContentStyleMatcher
+
+        return ContentStyleMatcher(model)
+    return StyleMatcher(model)
 
 
 class StyleMatcher:
@@ -173,6 +202,7 @@ class StyleMatcher:
             for v, x, y, r in zip(variations, inputs, outputs, trips)
         ]
         found.sort(key=lambda c: c.round_trip_l1)  # stable: ties keep the photo as given first
+        _score_pixels(found)
         kept = found[:candidates]
         return MatchResult(direction, square, kept,
                            flat_output_warning(kept[0].output, self.model.name, source=kept[0].input))
