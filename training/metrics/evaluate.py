@@ -141,11 +141,6 @@ def evaluate_networks(
                 acc = score_sums.setdefault(name, [0.0, 0])
                 acc[0] += float(sum(values))
                 acc[1] += len(values)
-        if spec.scores is not None:
-            for name, values in spec.scores(sampled, extractor).items():
-                acc = score_sums.setdefault(name, [0.0, 0])
-                acc[0] += float(sum(values))
-                acc[1] += len(values)
         for name, (out_key, tgt_key) in spec.pairs.items():
             paired[name].update(sampled.images[out_key], sampled.images[tgt_key], sampled.masks.get(tgt_key))
         if classifier is not None:
