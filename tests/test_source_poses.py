@@ -264,3 +264,16 @@ def test_a_pixel_key_reads_a_large_image_in_strips_and_sees_its_last_row():
     whole = hashlib.sha256(b"RGB:3000x1200:")
     whole.update(img.tobytes())
     assert key == f"pixels:{whole.hexdigest()}"  # strips hash the same bytes as one copy would
+
+
+def test_hostile_json_in_the_store_or_a_pose_file_is_refused_without_a_crash(tmp_path):
+    deep = "[" * 5000 + "]" * 5000
+    store_path = tmp_path / "home" / S.STORE_FILE_NAME
+    store_path.parent.mkdir(parents=True)
+    store_path.write_text(deep)
+    assert len(S.SourcePoseStore()) == 0 and (tmp_path / "home" / (S.STORE_FILE_NAME + ".damaged")).is_file()
+    for text in (deep, '{"pose_yx_normalised": [[NaN, 0.5]]}'):
+        f = tmp_path / "hostile.json"
+        f.write_text(text)
+        with pytest.raises(S.SourcePoseError, match="hostile.json"):
+            S.read_source_pose_file(f, tmp_path / "p.jpg", (10, 10))

@@ -39,6 +39,8 @@ import numpy as np
 
 from fashionstudio.core.pose_frame import frame_from_image, infer_frame, keypoint_extent
 from fashionstudio.core.poses import MISSING, NUM_KEYPOINTS, PoseFormatError, read_pose_csv_with_frame, visible
+from fashionstudio.core.safe_json import SafeJsonError
+from fashionstudio.core.safe_json import loads as safe_loads
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,7 @@ class SourcePose:
     label: str   # "marked by you", "fasion-resize-annotation-train.csv", ...
 
     def describe(self) -> str:
-        """'the pose marked by you' / 'the pose annotated in fasion-resize-annotation-train.csv'."""
+        """'the pose you marked on this photo' / 'the pose annotated in fasion-resize-annotation-train.csv'."""
         if self.origin == "marked":
             return "the pose you marked on this photo"
         if self.origin == "annotation":
@@ -166,10 +168,10 @@ class SourcePoseStore:
             if self.path.stat().st_size > _MAX_STORE_BYTES:
                 log.warning("source pose store %s is too large to be ours; ignored", self.path)
                 return {}
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = safe_loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        except (OSError, UnicodeDecodeError, SafeJsonError) as exc:
             log.warning("source pose store %s is damaged (%s); kept aside as .damaged", self.path, exc)
             try:
                 os.replace(self.path, self.path.with_name(self.path.name + ".damaged"))
@@ -412,8 +414,8 @@ def read_source_pose_file(path: str | os.PathLike, photo_path: str | os.PathLike
 
 def _pose_from_json(p: Path, size: tuple[int, int]) -> np.ndarray:
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = safe_loads(p.read_text(encoding="utf-8"), max_chars=_MAX_POSE_FILE_BYTES)
+    except (UnicodeDecodeError, SafeJsonError) as exc:
         raise SourcePoseError(f"'{p.name}' is not a JSON file ({exc}).") from None
     if isinstance(data, dict) and isinstance(data.get("settings"), dict):
         data = data["settings"]  # the provenance of a Pose export
