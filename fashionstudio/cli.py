@@ -127,13 +127,15 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
-    from fashionstudio.core.match import MAX_CANDIDATES, StyleMatcher
+    from fashionstudio.core.match import MAX_CANDIDATES, make_matcher
 
     if not 1 <= args.candidates <= MAX_CANDIDATES:
         raise CliError(f"--candidates takes 1 to {MAX_CANDIDATES}, not {args.candidates}.")
     t0 = time.perf_counter()
-    matcher = StyleMatcher(_load_model("match", args.model, args.device))
-    report = matcher.run_folder(args.in_dir, args.out_dir, args.direction, candidates=args.candidates,
+    matcher = make_matcher(_load_model("match", args.model, args.device))
+    # Content/style models draw their candidates' shapes from a seed; CycleGAN has none to take.
+    seeded = {"seed": args.seed} if matcher.model.family == "munit" else {}
+    report = matcher.run_folder(args.in_dir, args.out_dir, args.direction, candidates=args.candidates, **seeded,
                                 progress=_progress(args.quiet),
                                 check=_familiarity(matcher.model, "shoe" if args.direction == "shoe2bag" else "bag"))
     return _finish(report, Path(args.out_dir), t0)
@@ -354,9 +356,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("in_dir", metavar="IN_DIR", help="folder of shoe (or handbag) photos")
     p.add_argument("out_dir", metavar="OUT_DIR", help="folder for the matches (created)")
     p.add_argument("--direction", required=True, choices=("shoe2bag", "bag2shoe"), help="what the inputs are")
-    p.add_argument("--model", metavar="FILE", help="a cyclegan model file (default: the match model)")
+    p.add_argument("--model", metavar="FILE", help="a cyclegan or munit model file (default: the match model)")
     p.add_argument("--candidates", type=int, default=1, metavar="N",
                    help="write the N best candidates per input (NAME.png, NAME_2.png, ...), ranked by round trip")
+    p.add_argument("--seed", type=int, default=0, help="content/style (munit) models: the seed of the candidates' "
+                                                       "shapes (the same seed gives the same items)")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-file progress")
     p.set_defaults(func=cmd_match)
 

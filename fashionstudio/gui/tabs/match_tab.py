@@ -47,6 +47,25 @@ QScrollArea#candidateScroll, QWidget#candidateStrip { background: transparent; }
 """
 
 
+COPY_OUTLINE = 0.85  # silhouette overlap with the input from which a result is a reshaped copy, not a new item
+
+
+def match_words(c: Any) -> str:
+    """A designer's reading of a candidate: whether it is a new item or the input's outline, and how well the
+    style survived (the pixel-level style distance; the round trip when a candidate has none)."""
+    if c.shape_iou is not None and c.shape_iou >= COPY_OUTLINE:
+        return f"Copies the input's outline ({c.shape_iou:.0%} overlap): a recoloured input, not a new item"
+    if c.style_distance is None:
+        return faithfulness_words(c.round_trip_l1).capitalize()
+    if c.style_distance < 0.05:
+        words = "style kept closely"
+    elif c.style_distance < 0.1:
+        words = "style mostly kept"
+    else:
+        words = "style drifted"
+    return f"{words.capitalize()} (colour distance {c.style_distance:.2f})"
+
+
 def faithfulness_words(l1: float) -> str:
     """A designer's reading of the round-trip difference (0 = identical, 1 = opposite)."""
     if l1 < 0.06:
@@ -123,6 +142,21 @@ class MatchTab(ToolTab):
         self.hint_label.setObjectName("hintLabel")
         self.hint_label.setWordWrap(True)
         lay.addWidget(self.hint_label)
+
+        # Content/style models only: other shapes (a new seed for the shape codes) and shapes near the chosen one.
+        shapes_row = QHBoxLayout()
+        self.other_shapes_button = QPushButton("Other shapes")
+        self.other_shapes_button.setToolTip("Draw new candidates in the same style (another seed for their shapes).")
+        self.other_shapes_button.clicked.connect(self.other_shapes)
+        self.more_like_button = QPushButton("More like this")
+        self.more_like_button.setToolTip("Keep the chosen candidate and offer shapes close to it.")
+        self.more_like_button.clicked.connect(self.more_like_this)
+        shapes_row.addWidget(self.other_shapes_button)
+        shapes_row.addWidget(self.more_like_button)
+        lay.addLayout(shapes_row)
+        self._seed = 0
+        self._near: list[float] | None = None  # the content code "More like this" samples around, for one run
+        self._show_shape_buttons()
 
     def _build_result_extras(self) -> None:
         """Round trip beside the result canvas, the ranked candidate row under it."""
@@ -240,19 +274,47 @@ class MatchTab(ToolTab):
         if photo is None:
             self.status_message.emit(f"Drop a {INPUT_KIND[self._direction]} first.")
             return None
-        direction, count = self._direction, self.candidates_spin.value()
+        direction, count, seed, near = self._direction, self.candidates_spin.value(), self._seed, self._near
+        self._near = None
 
         def job() -> Any:
-            from fashionstudio.core.match import StyleMatcher
+            from fashionstudio.core.match import make_matcher
 
-            return StyleMatcher(model).run(photo, direction, count)
+            matcher = make_matcher(model)
+            if getattr(model, "family", None) != "munit":
+                return matcher.run(photo, direction, count)
+            if near is not None:
+                return matcher.more_like(photo, direction, near, max(2, count), seed=seed)
+            return matcher.run(photo, direction, count, seed=seed)
 
         return job
+
+    def _show_shape_buttons(self) -> None:
+        shapes = getattr(self.model, "family", None) == "munit"
+        self.other_shapes_button.setVisible(shapes)
+        self.more_like_button.setVisible(shapes)
+        chosen = self._match.candidates[self._chosen] if self._match is not None else None
+        self.other_shapes_button.setEnabled(self._match is not None)
+        self.more_like_button.setEnabled(chosen is not None and chosen.code is not None)
+
+    def other_shapes(self) -> None:
+        """New candidates in the same style: the next seed for the shape codes."""
+        self._seed += 1
+        self._rerun()
+
+    def more_like_this(self) -> None:
+        """Keep the chosen candidate and offer shapes near it (a new seed for the neighbours each time)."""
+        if self._match is None or self._match.candidates[self._chosen].code is None:
+            return
+        self._near = list(self._match.candidates[self._chosen].code)
+        self._seed += 1
+        self._rerun()
 
     def show_result(self, result: Any) -> None:
         self._match = result
         self._fill_candidates(result)
         self.choose_candidate(0)
+        self._show_shape_buttons()
 
     def choose_candidate(self, index: int) -> None:
         """Make candidate ``index`` (0 = most faithful) the result shown and exported."""
@@ -262,10 +324,10 @@ class MatchTab(ToolTab):
         c = self._match.candidates[index]
         self.result_canvas.set_image(c.output)
         self.round_trip_canvas.set_image(c.round_trip)
-        self.round_trip_label.setText(f"{self._trip_path}\nDifference {c.round_trip_l1:.3f}\n"
-                                      f"{faithfulness_words(c.round_trip_l1).capitalize()}")
+        self.round_trip_label.setText(f"{self._trip_path}\nDifference {c.round_trip_l1:.3f}\n{match_words(c)}")
         for i, b in enumerate(self.candidate_buttons):
             b.setChecked(i == index)
+        self._show_shape_buttons()
         self.result_changed.emit()
 
     def _fill_candidates(self, result: Any) -> None:
@@ -282,8 +344,8 @@ class MatchTab(ToolTab):
             button.setIcon(QIcon(QPixmap.fromImage(pil_to_qimage(c.output))))
             button.setIconSize(QSize(THUMB, THUMB))
             button.setText(f"{i + 1} · {c.round_trip_l1:.3f}")
-            button.setToolTip(f"Candidate {i + 1}: input {c.variation}; round-trip difference "
-                              f"{c.round_trip_l1:.3f} ({faithfulness_words(c.round_trip_l1)})")
+            button.setToolTip(f"Candidate {i + 1}: {c.variation}; round-trip difference "
+                              f"{c.round_trip_l1:.3f}. {match_words(c)}")
             button.clicked.connect(lambda _=False, k=i: self.choose_candidate(k))
             self.candidate_group.addButton(button)
             self.candidate_row.insertWidget(i, button)
@@ -321,6 +383,9 @@ class MatchTab(ToolTab):
     def _clear_match(self) -> None:
         self._match = None
         self._chosen = 0
+        self._seed = 0
+        self._near = None
+        self._show_shape_buttons()
         self.round_trip_canvas.clear()
         self.round_trip_label.setText(self._trip_path)
         self._show_candidates_visible(False)
