@@ -32,7 +32,7 @@ def kl_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 class MunitTrainer(Trainer):
     DEFAULT_LR = {"G": 2e-4, "D": 2e-4}
-    DEFAULT_LOSS = {"adversarial": "lsgan", "adv": 1.0, "recon": 10.0, "kl": 0.05, "latent": 1.0,
+    DEFAULT_LOSS = {"adversarial": "lsgan", "adv": 1.0, "recon": 10.0, "kl": 0.01, "latent": 1.0,
                     "colour": 0.0, "colour_region": "fabric", "texture": 0.0, "augment": ""}
     EMA_NETWORKS = ("G_A", "G_B")
     MONITOR = "recon"
