@@ -23,41 +23,16 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from . import attributes, writers
+from .cancel import GenerationCancelled, check_stop, stop_when
 
 KINDS: tuple[str, ...] = ("inshop", "lookbook", "shoes_bags", "images", "fisb")
-
-_stop_check: Callable[[], bool] | None = None
-
-
-class GenerationCancelled(Exception):
-    """A stop was asked for (SIGTERM, Ctrl+C, a STOP file) while a dataset was being generated."""
-
-
-@contextmanager
-def stop_when(check: Callable[[], bool]) -> Iterator[None]:
-    """Within the block, generation calls ``check()`` after every item and raises :class:`GenerationCancelled`
-    once it is true, so a trainer asked to stop while it prepares 100k images ends within one image, not after
-    all of them. (A module-level hook: the trainer's data code calls ``generate`` several layers down.)"""
-    global _stop_check
-    previous, _stop_check = _stop_check, check
-    try:
-        yield
-    finally:
-        _stop_check = previous
-
-
-def _check_stop() -> None:
-    if _stop_check is not None and _stop_check():
-        raise GenerationCancelled("stopped while generating the synthetic atelier")
 
 
 def _map(fn, indices: list[int], workers: int) -> list:
@@ -65,13 +40,13 @@ def _map(fn, indices: list[int], workers: int) -> list:
     out = []
     if workers <= 1 or len(indices) < 2 * workers:
         for i in indices:
-            _check_stop()
+            check_stop()
             out.append(fn(i))
         return out
     pool = ProcessPoolExecutor(max_workers=workers)
     try:
         for result in pool.map(fn, indices, chunksize=max(1, len(indices) // (4 * workers))):
-            _check_stop()
+            check_stop()
             out.append(result)
     finally:  # on a stop, what has not started yet is dropped instead of waited for
         pool.shutdown(wait=True, cancel_futures=True)

@@ -15,6 +15,7 @@ from PIL import Image
 
 from fashionstudio.core.poses import write_pose_csv
 from .accessories import render_accessory, sample_style
+from .cancel import check_stop
 from .garments import recolour_outfit
 from .scenes import Model, render_model, render_outfit_flat, sample_outfit_for, sample_pose_kind, sample_view
 
@@ -220,6 +221,7 @@ def accessory_batch(seed: int, stream: int, kinds: tuple[str, ...], start: int, 
     imgs = np.zeros((stop - start, size, size, 3), np.uint8)
     labels = []
     for i in range(start, stop):
+        check_stop()  # a batch of 256 takes tens of seconds: a stop must not wait for it
         rng = item_rng(seed, stream, i)
         acc = render_accessory(rng, sample_style(rng, kinds), size)
         imgs[i - start] = np.asarray(acc.image)
