@@ -71,6 +71,11 @@ def test_pairs_are_degraded_small_copies_redrawn_each_epoch_but_fixed_on_test(tm
     first = test[0]["lr"]
     test.set_epoch(5)
     assert torch.equal(test[0]["lr"], first)
+    crops = UpscalePairs(sources, "train", resolution=16, scale=4, seed=3, crop=32)
+    assert crops[0]["hr"].shape == (3, 32, 32) and crops[0]["lr"].shape == (3, 8, 8)
+    assert test[0]["hr"].shape == (3, 64, 64)  # held-out pairs are whole pictures
+    with pytest.raises(ValueError, match="multiple of the scale"):
+        UpscalePairs(sources, "train", resolution=16, scale=4, crop=30)
 
 
 def test_a_short_run_beats_bilinear_on_held_out_pairs(tmp_path, capsys):

@@ -1,8 +1,9 @@
 """Upscale trainer: a clean-and-upscale autoencoder on (degraded small, clean large) atelier pairs.
 
 One step on a batch ``{"lr", "hr"}`` (see :mod:`training.data.upscale_pairs`):
-``L = l1 * ‖G(lr) − hr‖₁ + feature * Σ_k ‖φ_k(G(lr)) − φ_k(hr)‖₁``, φ the frozen atelier trunk (the same
-perceptual loss as PoseWarp's). No adversarial term: the task's pictures are flat-coloured, the L1 + feature
+``L = l1 * ‖G(lr) − hr‖₁ + feature * Σ_k ‖φ_k(↓G(lr)) − φ_k(↓hr)‖₁``, φ the frozen atelier trunk (the same
+perceptual loss as PoseWarp's) and ↓ an area downsampling to the trunk's own scale (``feature_scale``: the trunk
+was trained on 64 px pictures, and at 256 px its backward pass cost three times the upscaler's). No adversarial term: the task's pictures are flat-coloured, the L1 + feature
 result is already sharp at their edges, and a discriminator would add back the very speckle this model removes.
 """
 
@@ -47,14 +48,15 @@ def upscale_dataset(cfg: Any, run_dir: Path, split: str, arch: dict[str, Any], d
         sources = [(cfg.data.kind, Path(cfg.data.path))]
     try:
         return UpscalePairs(sources, split, res, scale, seed=cfg.seed,
-                            clean_share=float(cfg.data.options.get("clean_share", 0.25)))
-    except DatasetError as exc:
+                            clean_share=float(cfg.data.options.get("clean_share", 0.25)),
+                            crop=int(cfg.data.options.get("crop", 0)))
+    except (DatasetError, ValueError) as exc:
         raise DataError(str(exc)) from None
 
 
 class UpscaleTrainer(Trainer):
     DEFAULT_LR = {"G": 5e-4}
-    DEFAULT_LOSS = {"l1": 1.0, "feature": 0.5}
+    DEFAULT_LOSS = {"l1": 1.0, "feature": 0.5, "feature_scale": 0.25}
     MONITOR = "l1"
     BEST_METRIC = "l1"
     PLATEAU_LOSS = {"G": "G"}
@@ -70,7 +72,11 @@ class UpscaleTrainer(Trainer):
         with self.autocast():
             out = self.nets["G"](batch["lr"])
         l_l1 = (out.float() - batch["hr"]).abs().mean()
-        l_feat = self.feature_loss(out, batch["hr"]) if self.feature_loss is not None else torch.zeros(())
+        l_feat = torch.zeros(())
+        if self.feature_loss is not None:
+            f = float(self.cfg.loss["feature_scale"])
+            shrink = (lambda x: F.interpolate(x, scale_factor=f, mode="area")) if f != 1 else (lambda x: x)
+            l_feat = self.feature_loss(shrink(out), shrink(batch["hr"]))
         loss = self.weight("l1") * l_l1 + self.weight("feature") * l_feat
         values = self.check_finite({"l1": l_l1, "feature": l_feat, "G": loss})
         self.update("G", loss)
