@@ -7,6 +7,9 @@
     fashionstudio-cli models
 
 Every result is a PNG carrying its provenance (model file and hash, settings, source file) in its text chunks.
+When the sharpening model (``upscale.safetensors``) is found, every result is also made four times larger and
+cleaned by it (``--no-sharpen`` keeps the model's own size; ``--upscaler FILE`` picks another upscaler), and the
+provenance names it.
 Without ``--model`` the tool's default model is used, found where the app finds it. Exit codes: 0 all written,
 1 some inputs skipped or some results blank (one flat colour; each listed on stderr with a sentence), 2 nothing
 could run (missing, damaged or hostile model file, a model that produces NaN, empty or unreadable folder, bad
@@ -99,6 +102,31 @@ def _familiarity(model: Any, role: str | None = None) -> Callable[[Any, str], di
     return check
 
 
+def _sharpener(args: argparse.Namespace) -> Any:
+    """The upscaler for this command, or None: off with --no-sharpen; a default one that is missing or unusable
+    gives one note on stderr and results at model resolution; an unusable --upscaler FILE stops the command."""
+    if getattr(args, "no_sharpen", True):
+        return None
+    from fashionstudio.core.upscale import SharpenError, load_sharpener
+
+    try:
+        return load_sharpener(args.upscaler, device=_device(args.device))
+    except SharpenError as exc:
+        if args.upscaler:
+            raise CliError(str(exc)) from None
+        print(f"note: {exc}", file=sys.stderr)
+        return None
+
+
+def _sharpen_outputs(sharpener: Any, paths: list[Any]) -> None:
+    if sharpener is not None and paths:
+        from fashionstudio.core.upscale import sharpen_files
+
+        count = sharpen_files(list(paths), sharpener)
+        print(f"Sharpened {count} result{'s' if count != 1 else ''} x{sharpener.scale} with {sharpener.name}.",
+              file=sys.stderr)
+
+
 def _finish(report: Any, out_dir: Path, t0: float) -> int:
     if report.skipped:
         count = len(report.skipped)
@@ -121,9 +149,11 @@ def cmd_extract(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     t0 = time.perf_counter()
     extractor = GarmentExtractor(_load_model("extract", args.model, args.device))
-    return _finish(extractor.run_folder(args.in_dir, args.out_dir, background, progress=_progress(args.quiet),
-                                        check=_familiarity(extractor.model)),
-                   Path(args.out_dir), t0)
+    sharpener = _sharpener(args)
+    report = extractor.run_folder(args.in_dir, args.out_dir, background, progress=_progress(args.quiet),
+                                  check=_familiarity(extractor.model))
+    _sharpen_outputs(sharpener, report.written)
+    return _finish(report, Path(args.out_dir), t0)
 
 
 def cmd_match(args: argparse.Namespace) -> int:
@@ -133,11 +163,13 @@ def cmd_match(args: argparse.Namespace) -> int:
         raise CliError(f"--candidates takes 1 to {MAX_CANDIDATES}, not {args.candidates}.")
     t0 = time.perf_counter()
     matcher = make_matcher(_load_model("match", args.model, args.device))
+    sharpener = _sharpener(args)
     # Content/style models draw their candidates' shapes from a seed; CycleGAN has none to take.
     seeded = {"seed": args.seed} if matcher.model.family == "munit" else {}
     report = matcher.run_folder(args.in_dir, args.out_dir, args.direction, candidates=args.candidates, **seeded,
                                 progress=_progress(args.quiet),
                                 check=_familiarity(matcher.model, "shoe" if args.direction == "shoe2bag" else "bag"))
+    _sharpen_outputs(sharpener, report.written)
     return _finish(report, Path(args.out_dir), t0)
 
 
@@ -242,6 +274,7 @@ def cmd_pose(args: argparse.Namespace) -> int:
         written.append(save_png_with_provenance(result.coarse, out.with_name(f"{out.stem}_coarse.png"),
                                                 {**result_provenance(model, "pose", {**settings, "stage": "coarse"},
                                                                      source), "familiarity": flag}))
+    _sharpen_outputs(_sharpener(args), written)
     print("Wrote " + ", ".join(str(p) for p in written))
     warning = flat_output_warning(result.refined, model.name, source=photo)
     if warning:
@@ -287,6 +320,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     device = next(G.parameters()).device
     space = LatentSpace(G, device=device)
     base = GenerateState(psi=float(args.psi), model_sha256=model.sha256)
+    sharpener = _sharpener(args)
+    written: list[Path] = []
     blank = 0
     with torch.inference_mode():
         for i, seed in enumerate(seeds):
@@ -299,8 +334,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 print(f"warning seed{seed:05d}.png: {warning}", file=sys.stderr)
                 blank += 1
             path = save_png_with_provenance(tensor_to_pil(image), out_dir / f"seed{seed:05d}.png", info)
+            written.append(path)
             if not args.quiet:
                 print(f"[{i + 1}/{len(seeds)}] {path.name}", file=sys.stderr)
+    _sharpen_outputs(sharpener, written)
     print(f"Wrote {len(seeds)} image{'s' if len(seeds) != 1 else ''}" + (f"; {blank} blank" if blank else "")
           + f". Output: {out_dir} ({time.perf_counter() - t0:.1f} s)")
     return EXIT_SKIPPED if blank else EXIT_OK
@@ -385,6 +422,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-q", "--quiet", action="store_true", help="no per-image progress")
         p.set_defaults(func=cmd_generate)
 
+    for name, tool_parser in sub.choices.items():  # every tool: the sharpening step after writing
+        tool_parser.add_argument("--no-sharpen", action="store_true",
+                                 help="keep results at the model's size (default: made 4x larger and cleaned "
+                                      "when upscale.safetensors is found)")
+        tool_parser.add_argument("--upscaler", metavar="FILE", help="the sharpening model (default: upscale model)")
     p = sub.add_parser("models", help="list the default models found")
     p.set_defaults(func=cmd_models)
     return parser

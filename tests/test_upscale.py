@@ -230,3 +230,39 @@ def test_missing_or_bad_upscaler_leaves_the_tab_at_model_size_with_one_sentence(
     assert tab.result_image().size == (32, 32)
     prov = read_provenance(tab.export_result(tmp_path / "out.png"))
     assert prov["upscaler"] is None and prov["upscaler_note"] == "unavailable"
+
+
+# -- the batch CLI -------------------------------------------------------------------------------------------------
+
+def test_cli_sharpens_every_output_unless_asked_not_to(tmp_path, monkeypatch, capsys):
+    from fashionstudio import cli
+    from test_extract import extract_model, person
+
+    folder, photos = tmp_path / "models", tmp_path / "in"
+    folder.mkdir()
+    photos.mkdir()
+    monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(folder))
+    extract_model(folder / "extract.safetensors")
+    person().save(photos / "a.png")
+    person((60, 60)).save(photos / "b.png")
+
+    assert cli.main(["--device", "cpu", "extract", str(photos), str(tmp_path / "plain"), "-q"]) == 0
+    assert "no sharpening model" in capsys.readouterr().err  # missing: one note, results at model size
+    assert Image.open(tmp_path / "plain" / "a.png").size == (32, 32)
+
+    upscale_model(folder / "upscale.safetensors")
+    assert cli.main(["--device", "cpu", "extract", str(photos), str(tmp_path / "sharp"), "-q"]) == 0
+    assert "Sharpened 2 results x4" in capsys.readouterr().err
+    for name in ("a.png", "b.png"):
+        assert Image.open(tmp_path / "sharp" / name).size == (128, 128)
+        prov = read_provenance(tmp_path / "sharp" / name)
+        assert prov["upscaler"]["model"] == "upscale.safetensors" and prov["model"] == "extract.safetensors"
+
+    assert cli.main(["--device", "cpu", "extract", str(photos), str(tmp_path / "off"), "-q", "--no-sharpen"]) == 0
+    assert Image.open(tmp_path / "off" / "a.png").size == (32, 32)
+    assert "upscaler" not in read_provenance(tmp_path / "off" / "a.png")
+
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 64)
+    assert cli.main(["--device", "cpu", "extract", str(photos), str(tmp_path / "x"), "--upscaler", str(bad)]) == 2
+    assert "bad.safetensors could not be used" in capsys.readouterr().err

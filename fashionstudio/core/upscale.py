@@ -95,3 +95,20 @@ def _clause(exc: BaseException) -> str:
     """An error's sentence as a clause inside another sentence."""
     text = str(exc).strip().rstrip(".")
     return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
+def sharpen_files(paths: list[Path], sharpener: Sharpener) -> int:
+    """Rewrite each written PNG sharpened, its provenance kept and the upscaler added (the batch CLI's step after
+    a tool wrote its outputs at model resolution). Returns how many were sharpened."""
+    from fashionstudio.core.provenance import read_provenance, save_png_with_provenance
+
+    done = 0
+    for path in paths:
+        path = Path(path)
+        info = read_provenance(path) or {}
+        with Image.open(path) as img:
+            small = img.convert("RGB")
+        info["upscaler"] = {**sharpener.provenance(), "from_size": list(small.size)}
+        save_png_with_provenance(sharpener.sharpen(small), path, info)
+        done += 1
+    return done
