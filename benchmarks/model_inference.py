@@ -75,6 +75,9 @@ def _inference_call(family: str, nets: dict, cfg: dict, channels_last: bool) -> 
         with torch.no_grad():
             ws = g.broadcast(g.mapping(torch.randn(1, g.z_dim)))
         return lambda: g.synthesis(ws, noise_mode="const")  # what a slider move re-runs
+    if family == "upscale":
+        x = image()
+        return lambda: nets["G"](x)  # 64 -> 256 px (x4 presets): the settled result's sharpening step
     raise ValueError(family)
 
 
