@@ -88,7 +88,11 @@ def test_sliders_move_the_reading_towards_their_value(tiny):
     dirs = A.compute_attribute_directions(space, A.w_renderer(synth, G.num_ws), reader, n_samples=600,
                                           progress=lambda done, total: seen.append((done, total)))
     assert seen[-1] == (600, 600) and len(seen) == 6
-    assert all(d.source == A.METHOD and d.layers == (0, G.num_ws) and d.sigma > 0 for d in dirs)
+    assert all(d.source == A.METHOD and d.layers == (0, G.num_ws) for d in dirs)
+    # one slider unit is UNIT_STD standard deviations of the sampled w along the slider
+    w = space.w_samples(600).numpy()
+    for d in dirs:
+        assert d.sigma == pytest.approx(A.UNIT_STD * ((w - w.mean(0)) @ d.vector).std(), rel=1e-4)
     names = [d.name for d in dirs]
     assert "less / more light (brightness)" in names
     light = dirs[names.index("less / more light (brightness)")]
@@ -152,4 +156,4 @@ def test_demo_generator_colour_slider_changes_the_atelier_reading():
         with torch.inference_mode():
             return float((reader(synth.render(ws, stateless=True))["colour"] == orange).float().mean())
 
-    assert share(8.0) > share(0.0) + 0.25
+    assert share(3.0) > share(0.0) + 0.25  # the slider's end

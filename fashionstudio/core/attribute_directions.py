@@ -9,7 +9,9 @@
    "more red" along it does not cross (to first order) the garment-type, pattern or pose boundaries.
 
 A boundary becomes a :class:`~fashionstudio.core.latent.Direction` (source ``"attributes"``) like a SeFa slider:
-same ``sigma`` convention (standard deviation of sampled w along it), layer range, rename, save and restore.
+layer range, rename, save and restore. One unit of an attribute slider is ``UNIT_STD`` standard deviations of
+sampled w along it (SeFa's unit is one): on the demo generator a reading changes after a median 3-7 standard
+deviations (``benchmarks/attribute_edits.py``), which a +-3 slider of one-deviation units never reaches.
 
 torch is imported inside the functions (the GUI builds its tab before torch loads).
 """
@@ -37,6 +39,7 @@ HEAD_LABELS = {"garment_type": "garment", "colour": "colour", "pattern": "patter
 DEFAULT_SAMPLES = 2000
 MIN_POSITIVES = 12   # fewer samples of a value than this give a boundary that is mostly noise: no slider
 BATCH = 100
+UNIT_STD = 2.0       # standard deviations of w per slider unit: the slider's +-3 spans +-6
 
 
 class AttributeSliderError(ValueError):
@@ -183,13 +186,14 @@ def conditional_normals(boundaries: list[Boundary], rank_tol: float = 1e-6) -> l
 
 def boundaries_to_directions(boundaries: list[Boundary], w: torch.Tensor, layers: tuple[int, int],
                              num_ws: int, conditional: bool = True) -> list[Direction]:
-    """Sliders from boundaries: conditional normals (by default), ``sigma`` from the sampled w along each."""
+    """Sliders from boundaries: conditional normals (by default); ``sigma`` (one slider unit) is ``UNIT_STD``
+    standard deviations of the sampled w along each."""
     vectors = conditional_normals(boundaries) if conditional else [b.normal for b in boundaries]
     centred = (w - w.mean(0, keepdim=True)).detach().cpu().numpy()
     layers = clamp_range(layers, num_ws)
     out = []
     for b, v in zip(boundaries, vectors):
-        sigma = float(max((centred @ v).std(), 1e-6))
+        sigma = UNIT_STD * float(max((centred @ v).std(), 1e-6))
         out.append(Direction(name=b.name, vector=v, layers=layers, sigma=sigma, source=METHOD))
     return out
 

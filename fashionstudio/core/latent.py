@@ -887,7 +887,8 @@ def state_from_png(path: str | os.PathLike, *, num_ws: int | None = None,
 
 __all__ = [
     "Direction", "FastSynthesis", "GenerateState", "LatentSpace", "ModelMismatchError", "StateError",
-    "apply_directions", "clamp_range", "directions_from_json", "parse_json", "directions_to_json", "ganspace_directions",
-    "images_to_pil", "interpolation_states", "interpolation_ws", "layer_presets", "lattice_seed", "load_directions", "save_directions",
-    "sefa_directions", "seed_to_z", "slerp", "state_from_png", "state_summary", "truncate", "ws_levels",
+    "apply_directions", "clamp_range", "directions_from_json", "directions_to_json", "ganspace_directions",
+    "images_to_pil", "interpolation_states", "interpolation_ws", "layer_presets", "lattice_seed", "load_directions",
+    "parse_json", "save_directions", "sefa_directions", "seed_to_z", "slerp", "state_from_png", "state_summary",
+    "truncate", "ws_levels",
 ]
