@@ -266,3 +266,26 @@ def test_cli_sharpens_every_output_unless_asked_not_to(tmp_path, monkeypatch, ca
     bad.write_bytes(b"\x00" * 64)
     assert cli.main(["--device", "cpu", "extract", str(photos), str(tmp_path / "x"), "--upscaler", str(bad)]) == 2
     assert "bad.safetensors could not be used" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["pose", "extract", "match", "generate"])
+def test_every_tool_tab_offers_sharpening_and_records_it(qtbot, tmp_path, monkeypatch, name):
+    """Each tab has the check box in its side panel, and its exports say whether they were sharpened."""
+    import importlib
+
+    from fashionstudio.gui.model_manager import ModelManager
+
+    monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(tmp_path / "none"))
+    module = importlib.import_module(f"fashionstudio.gui.tabs.{name}_tab")
+    cls = next(c for c in vars(module).values() if isinstance(c, type) and getattr(c, "tool", None) == name)
+    tab = cls(ModelManager("cpu"))
+    qtbot.addWidget(tab)
+    messages: list[str] = []
+    tab.status_message.connect(messages.append)
+    assert tab.side_panel.isAncestorOf(tab.sharpen.check) and tab.sharpen.check.text() == "Sharpen x4"
+    tab.activate()
+    qtbot.waitUntil(lambda: any("Sharpen x4 is off" in m for m in messages), timeout=5000)
+    assert not tab.sharpen.check.isEnabled()
+    assert tab.provenance()["upscaler"] is None
+    tab.shutdown()
