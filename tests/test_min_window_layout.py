@@ -114,7 +114,8 @@ def test_eight_match_candidates_fit_at_the_minimum_size(window, qtbot):
     index = [window.tabs.tabText(i) for i in range(window.tabs.count())].index("Match")
     tab = show_tab(window, qtbot, index)
     picture = Image.new("RGB", (64, 64), (120, 60, 40))
-    fake = SimpleNamespace(candidates=[SimpleNamespace(output=picture, round_trip_l1=0.05 * i, variation="as is")
+    fake = SimpleNamespace(candidates=[SimpleNamespace(output=picture, round_trip=picture, round_trip_l1=0.05 * i,
+                                                       variation="as is", shape_iou=None, style_distance=None)
                                        for i in range(8)])
     tab._fill_candidates(fake)
     qtbot.wait(50)

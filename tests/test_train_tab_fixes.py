@@ -28,7 +28,7 @@ def test_switching_the_x_axis_keeps_every_chart_drawn(qtbot, tmp_path, index, lo
     tab = make_tab(qtbot, runs)
     qtbot.waitUntil(lambda: tab.run_list.run_model.rowCount() == 1, timeout=10_000)
     tab.run_list.run_model.set_checked(run, True)
-    qtbot.waitUntil(lambda: chart_points(tab, "loss/G") == 50, timeout=10_000)
+    qtbot.waitUntil(lambda: chart_points(tab, "loss/G") == 50, timeout=60_000)  # a busy shared machine
     tab.plots.axis_combo.setCurrentIndex(2)  # wall time first, then the axis under test
     qtbot.wait(100)
     tab.plots.axis_combo.setCurrentIndex(index)
@@ -40,7 +40,7 @@ def test_switching_the_x_axis_keeps_every_chart_drawn(qtbot, tmp_path, index, lo
             bounds = curve.dataBounds(0)  # what pyqtgraph actually draws, after its clipping and downsampling
             x0, x1 = chart.item.getViewBox().viewRange()[0]
             return bounds[0] is not None and x0 <= lo and x1 >= hi and (x1 - x0) < 2 * (hi - lo) + 1e-3
-        qtbot.waitUntil(drawn, timeout=5_000)
+        qtbot.waitUntil(drawn, timeout=30_000)
         assert abs(curve.dataBounds(0)[1] - hi) < 1e-6 * max(1, hi)
 
 
