@@ -64,6 +64,17 @@ def _inference_call(family: str, nets: dict, cfg: dict, channels_last: bool) -> 
         src, pose = image(), torch.rand(1, cfg["pose_channels"], r, r).contiguous(memory_format=fmt)
         g1, g2 = nets["G1"], nets["G2"]
         return lambda: g2(src, g1(src, pose))  # coarse then refined: what the Pose tab shows
+    if family == "posewarp":
+        import numpy as np
+
+        from fashionstudio.core.pose_transfer import default_target_pose, heatmap_sigma
+        from fashionstudio.core.poses import render_heatmaps
+
+        kp = default_target_pose(1.0) * r - 0.5
+        src = image()
+        heat = [torch.from_numpy(render_heatmaps(k.astype(np.float32), r, heatmap_sigma(r)))[None]
+                .contiguous(memory_format=fmt) for k in (kp, kp + np.float32(r / 16))]
+        return lambda: nets["G"](src, heat[0], heat[1])  # the warp, the decoder and the blend: one drag step
     if family == "pixeldtgan":
         x = image()
         return lambda: nets["G"](x)
@@ -149,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", default="1,2", help="comma-separated intra-op thread counts to try")
-    parser.add_argument("--families", default="pgpg,pixeldtgan,cyclegan,stylegan2")
+    parser.add_argument("--families", default="pgpg,posewarp,pixeldtgan,cyclegan,stylegan2")
     parser.add_argument("--presets", default="demo,studio")
     args = parser.parse_args(argv)
     threads = [int(t) for t in args.threads.split(",")]

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from training.config import load_config  # noqa: E402
 from training.trainers import get_trainer  # noqa: E402
 
-FAMILIES = ("pgpg", "pixeldtgan", "cyclegan", "stylegan2")
+FAMILIES = ("pgpg", "posewarp", "pixeldtgan", "cyclegan", "stylegan2")
 
 
 def matmul_peak_gflops(n: int = 1024, repeats: int = 12) -> float:
@@ -66,6 +66,15 @@ def random_batch(family: str, arch: dict, batch: int) -> dict:
 
     if family == "pgpg":
         return {"src": img(), "tgt": img(), "tgt_pose": torch.rand(batch, arch["pose_channels"], r, r),
+                "tgt_mask": (torch.rand(batch, 1, r, r) > 0.5).float()}
+    if family == "posewarp":  # real skeletons: the warp's cost does not depend on them, its blend does
+        from fashionstudio.core.pose_transfer import default_target_pose, heatmap_sigma
+        from fashionstudio.core.poses import render_heatmaps
+
+        kp = (default_target_pose(1.0) * r - 0.5).astype("float32")
+        pose = [torch.from_numpy(render_heatmaps(k, r, heatmap_sigma(r)))[None].expand(batch, -1, -1, -1)
+                for k in (kp, kp + r / 16)]
+        return {"src": img(), "tgt": img(), "src_pose": pose[0].contiguous(), "tgt_pose": pose[1].contiguous(),
                 "tgt_mask": (torch.rand(batch, 1, r, r) > 0.5).float()}
     if family == "pixeldtgan":
         return {"person": img(), "flat": img(), "flat_other": img()}

@@ -11,10 +11,12 @@ latencies also as the median of per-move ratios against a baseline forward timed
   on the fine layers (leading layers reused); against one bare ``G.synthesis`` forward of the same generator;
 - ``event_loop_stall``: the longest gap of a 5 ms QTimer heartbeat while the Generate model loads (directions,
   thumbnails) and while sliders move, against the bare 64 px forward;
-- ``pose_joint_drag``: Pose tab, ``set_joint`` -> refined result shown (median, p90), against one bare G1+G2
-  forward; null with a reason when the Pose tab has no ``set_joint``.
+- ``pose_joint_drag``: Pose tab, ``set_joint`` -> refined result shown (median, p90), against one bare forward of
+  the model's generators; null with a reason when the Pose tab has no ``set_joint``. ``--pose-model FILE`` (again
+  for more files) drags with other pose models in the same run, as ``pose_joint_drag:<file name>``.
 
-Usage: ``python benchmarks/ui_latency.py [--repeats 25] [--threads N] [--skip-launch] [--skip-pose]``.
+Usage: ``python benchmarks/ui_latency.py [--repeats 25] [--threads N] [--skip-launch] [--skip-pose]
+[--pose-model FILE ...]``.
 """
 
 from __future__ import annotations
@@ -281,7 +283,7 @@ def measure_generate(app: Any, preset: str, folder: Path, repeats: int) -> dict[
 
 
 # -- Pose -------------------------------------------------------------------------------------------------------
-def measure_pose(app: Any, folder: Path, repeats: int) -> dict[str, Any]:
+def measure_pose(app: Any, folder: Path, repeats: int, model_path: str | None = None) -> dict[str, Any]:
     from fashionstudio.gui.tabs import pose_tab as pose_module
 
     if not hasattr(pose_module.PoseTab, "set_joint"):
@@ -293,7 +295,7 @@ def measure_pose(app: Any, folder: Path, repeats: int) -> dict[str, Any]:
     from fashionstudio.gui.model_manager import ModelManager, default_model_path
     from fashionstudio.models.pgpg import PRESETS, build
 
-    path = default_model_path("pose")
+    path = Path(model_path) if model_path else default_model_path("pose")
     what = f"shipped model {path.name}" if path is not None else "demo preset architecture, random weights"
     if path is None:
         torch.manual_seed(0)
@@ -309,6 +311,12 @@ def measure_pose(app: Any, folder: Path, repeats: int) -> dict[str, Any]:
     if not wait_until(app, lambda: tab.model is not None, 120):
         return {"median_ms": None, "reason": "the Pose model did not load"}
     tab.set_source_image(Image.new("RGB", (176, 256), (214, 208, 200)))
+    panel = getattr(tab, "source_pose_panel", None)
+    warping = panel is not None and tab._needs_source_pose()
+    if warping:  # a warping model also needs the photo's own pose: mark it as the standing target pose
+        wait_until(app, lambda: not panel.is_looking_up(), 30)
+        panel.use_pose(tab.target_pose(), "benchmark")
+        panel.changed.emit(True)
     wait_until(app, lambda: tab.result_image() is not None and not tab.is_busy(), 120)
     if tab.result_image() is None:
         return {"median_ms": None, "reason": "the Pose tab produced no result for a plain photo"}
@@ -316,14 +324,28 @@ def measure_pose(app: Any, folder: Path, repeats: int) -> dict[str, Any]:
     joint = 4  # right wrist
     y0, x0 = float(pose[joint][0]), float(pose[joint][1])
     model = tab.model
-    g1, g2 = model.networks["G1"], model.networks["G2"]
     r = model.resolution
     src = torch.rand(1, 3, r, r) * 2 - 1
-    cond = torch.rand(1, int(model.config.get("pose_channels", 18)), r, r)
+    if warping:
+        from fashionstudio.core.pose_transfer import heatmap_sigma
+        from fashionstudio.core.poses import render_heatmaps
 
-    def forward(i: int) -> None:
-        with torch.inference_mode():
-            g2(src, g1(src, cond))
+        kp = (tab.target_pose() * r - 0.5).astype("float32")
+        heat = torch.from_numpy(render_heatmaps(kp, r, heatmap_sigma(r)))[None]
+        G = model.networks["G"]
+        what_base = "one bare PoseWarp G forward"
+
+        def forward(i: int) -> None:
+            with torch.inference_mode():
+                G(src, heat, heat)
+    else:
+        g1, g2 = model.networks["G1"], model.networks["G2"]
+        cond = torch.rand(1, int(model.config.get("pose_channels", 18)), r, r)
+        what_base = "one bare G1+G2 forward"
+
+        def forward(i: int) -> None:
+            with torch.inference_mode():
+                g2(src, g1(src, cond))
 
     forward(0)
     times, base = timed_moves(app, tab, lambda i: tab.set_joint(joint, min(0.95, x0 + 0.01 * (i % 10 + 1)), y0),
@@ -332,7 +354,7 @@ def measure_pose(app: Any, folder: Path, repeats: int) -> dict[str, Any]:
     tab.deleteLater()
     s = _summary(times, base)
     b = statistics.median(base)
-    return {**s, "model": what, "baseline": "one bare G1+G2 forward, timed after each move", "baseline_ms": round(b, 2),
+    return {**s, "model": what, "baseline": f"{what_base}, timed after each move", "baseline_ms": round(b, 2),
             "ratio_to_baseline": round(s["median_ms"] / b, 2)}
 
 
@@ -342,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--skip-launch", action="store_true")
     parser.add_argument("--skip-pose", action="store_true")
+    parser.add_argument("--pose-model", action="append", default=[],
+                        help="a pose model file to drag with (repeatable; default: the shipped pose model)")
     parser.add_argument("--presets", default="demo,studio")
     args = parser.parse_args(argv)
 
@@ -376,7 +400,10 @@ def main(argv: list[str] | None = None) -> int:
         result["pose_joint_drag"] = {"median_ms": None, "reason": "skipped (--skip-pose)"}
     else:
         try:
-            result["pose_joint_drag"] = measure_pose(app, folder, args.repeats)
+            result["pose_joint_drag"] = measure_pose(app, folder, args.repeats,
+                                                     args.pose_model[0] if args.pose_model else None)
+            for extra in args.pose_model[1:]:
+                result[f"pose_joint_drag:{Path(extra).name}"] = measure_pose(app, folder, args.repeats, extra)
         except Exception as exc:  # the Pose tab belongs to another module: report, do not hide the rest
             result["pose_joint_drag"] = {"median_ms": None, "reason": f"{type(exc).__name__}: {exc}"}
     result["machine"]["load_avg_end"] = [round(v, 2) for v in os.getloadavg()]

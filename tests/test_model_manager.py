@@ -119,7 +119,7 @@ def test_failures_and_missing_models_are_reported(qtbot, manager, tmp_path):
     # a model of the wrong family for a tool is refused with a sentence naming both
     with qtbot.waitSignal(manager.failed, timeout=10_000) as failed:
         manager.load("pose", tiny_model(tmp_path / "tiny.safetensors"))
-    assert "Pose tool needs a pgpg model" in failed.args[1]
+    assert "Pose tool needs a pgpg or posewarp model" in failed.args[1]
 
     assert default_model_path("pose") is None
     with qtbot.waitSignal(manager.no_model, timeout=1000) as missing:

@@ -20,8 +20,8 @@ _BUILTIN: dict[str, str] = {
     "cyclegan": "fashionstudio.models.cyclegan:build",
     "stylegan2": "fashionstudio.models.stylegan2:build",
     "posewarp": "fashionstudio.models.posewarp:build",
-    "munit": "fashionstudio.models.munit:build",
     "upscale": "fashionstudio.models.upscaler:build",
+    "munit": "fashionstudio.models.munit:build",
 }
 _REGISTERED: dict[str, Builder] = {}
 
@@ -33,7 +33,7 @@ TOOL_FAMILIES: dict[str, tuple[str, ...]] = {
     "generate": ("stylegan2",),
 }
 # The family of each tool's shipped demo model.
-TOOL_FAMILY: dict[str, str] = {"pose": "pgpg", "extract": "pixeldtgan", "match": "cyclegan",
+TOOL_FAMILY: dict[str, str] = {"pose": "posewarp", "extract": "pixeldtgan", "match": "cyclegan",
                                "generate": "stylegan2"}
 
 

@@ -15,8 +15,8 @@ _BUILTIN = {
     "cyclegan": "training.trainers.cyclegan:CycleGANTrainer",
     "stylegan2": "training.trainers.stylegan2:StyleGAN2Trainer",
     "posewarp": "training.trainers.posewarp:PoseWarpTrainer",
-    "munit": "training.trainers.munit:MunitTrainer",
     "upscale": "training.trainers.upscale:UpscaleTrainer",
+    "munit": "training.trainers.munit:MunitTrainer",
 }
 _REGISTERED: dict[str, Any] = {}
 
