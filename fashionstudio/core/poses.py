@@ -8,7 +8,7 @@ Conventions
 * A pose is a float array of shape ``(18, 2)`` holding **(y, x)** pixel coordinates, in the same order as the
   DeepFashion pose-transfer CSV (``keypoints_y``, ``keypoints_x``). A missing joint is ``(-1, -1)``.
 * Coordinates are in the frame of an image of ``size = (height, width)``.
-* The CSV format (``fasion-resize-annotation-*.csv``, reference/anchors.md §B5) is
+* The CSV format (``fasion-resize-annotation-*.csv``, the pose-transfer community's DeepFashion split) is
   ``name:keypoints_y:keypoints_x`` with one row ``<name>: [y0,...,y17]: [x0,...,x17]`` of JSON integer lists.
   FashionStudio also reads (and writes, when asked) an optional ``# frame: HxW`` line right after the header
   that declares the image size the coordinates belong to (see :mod:`fashionstudio.core.pose_frame`).

@@ -1,6 +1,6 @@
 """DiscoGAN / "CycleGAN GT": unpaired style matching between shoes (domain A) and handbags (domain B).
 
-Spec: thesis-system-spec.md §2.3. Two ResNet generators and two PatchGAN discriminators:
+Spec: the thesis's style-matching model. Two ResNet generators and two PatchGAN discriminators:
 
 - ``G_AB``: shoe -> handbag, ``G_BA``: handbag -> shoe. Both are
   ``UF 7x7 3->base (IN, ReLU) -> [conv3 s2 C->2C, IN, ReLU] x n_down -> ResidualBlock x n_res

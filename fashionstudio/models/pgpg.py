@@ -1,6 +1,6 @@
 """PGPG / "PoseGAN": two-stage pose transfer (Ma et al. 2017, as the thesis builds it).
 
-Spec: thesis-system-spec.md §2.1 and §6 items 1-7. Inference API (the Pose tab shows coarse and refined):
+Spec: the thesis's PGPG and the original code's known bugs, avoided. Inference API (the Pose tab shows coarse and refined):
 
 - ``G1(src: [N,3,R,R], pose: [N,P,R,R]) -> coarse [N,3,R,R]`` in [-1, 1] (tanh). ``P = config["pose_channels"]``:
   18 keypoint heatmaps in [0, 1] (default) or a 3-channel DensePose IUV image in [0, 1] (the thesis).

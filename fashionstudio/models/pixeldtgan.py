@@ -1,6 +1,6 @@
 """PixelDTGAN: garment extraction, a dressed person -> the garment alone as a flat catalogue image.
 
-Spec: thesis-system-spec.md §2.2 (Yoo et al. 2016 with the thesis's changes). Networks:
+Spec: Yoo et al. 2016 with the thesis's changes. Networks:
 
 - ``G(person: [N,3,R,R]) -> garment [N,3,R,R]`` in [-1, 1]: an encoder-decoder **without skips**.
   Encoder ``conv5 s2 3->base, LReLU -> [conv5 s2 C->2C, BN, LReLU] x (n_down-1) -> conv (R/2**n_down) valid

@@ -1,6 +1,6 @@
 """StyleGAN2 (Karras et al. 2020) in plain PyTorch: no custom CUDA/C++ ops, so nothing needs a compiler.
 
-DESIGN.md replaces the thesis's StyleGAN v1 (which never trained well) with StyleGAN2. Networks:
+It replaces the thesis's StyleGAN v1 (which never trained well) with StyleGAN2. Networks:
 
 - ``G`` (:class:`Generator`), the API the Generate tab edits live:
 

@@ -8,7 +8,7 @@ Two weight files are understood (nothing is ever downloaded):
   those blocks so the features match the reference FID network; FID from this file is comparable with
   published numbers (up to the resize filter, see ``RESIZE``).
 - torchvision's ImageNet ``inception_v3_google-*.pth`` (1000 classes): usable, but its FID values are not
-  comparable with published ones (the thesis used it, see original-code-notes §4).
+  comparable with published ones (the thesis used it).
 
 Both networks expect pixels in [−1, 1] at 299×299, which is what the app's tensors already are, so images are
 only resized. Files are read with safetensors or ``torch.load(weights_only=True)``: nothing is unpickled.

@@ -1,9 +1,9 @@
-"""DiscoGAN / CycleGAN trainer for shoes (A) ↔ handbags (B) (thesis-system-spec.md §2.3, Table 13).
+"""DiscoGAN / CycleGAN trainer for shoes (A) ↔ handbags (B) (the thesis's Table 13).
 
 - G_AB: shoes → bags, G_BA: bags → shoes; D_A judges shoes, D_B bags, each on one image (domain discriminators).
 - G (joint, one optimiser for both generators):
   L_adv(D_B(G_AB(a))) + L_adv(D_A(G_BA(b))) + λ_cycle·(‖G_BA(G_AB(a)) − a‖₁ + ‖G_AB(G_BA(b)) − b‖₁)
-  + λ_identity·(‖G_AB(b) − b‖₁ + ‖G_BA(a) − a‖₁), λ_cycle = 10, λ_identity = 5 (DESIGN.md: the original code's
+  + λ_identity·(‖G_AB(b) − b‖₁ + ‖G_BA(a) − a‖₁), λ_cycle = 10, λ_identity = 5 (the original code's
   identity weight was silently 0.1).
 - Optional colour consistency (``[loss] colour``, 0 in the thesis preset): λ_colour·‖c(G_AB(a)) − c(a)‖₁ + the same
   for G_BA, where c is the item's background-weighted mean colour. A FashionStudio addition: the thesis relied on

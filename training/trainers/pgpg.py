@@ -1,4 +1,4 @@
-"""PGPG / PoseGAN trainer (thesis-system-spec.md §2.1, Table 7).
+"""PGPG / PoseGAN trainer (the thesis's Table 7).
 
 One step, on a pair (source I_A, target I_B, target pose P_B, body mask M_B):
 

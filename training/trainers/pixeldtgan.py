@@ -1,4 +1,4 @@
-"""PixelDTGAN trainer (thesis-system-spec.md §2.2, Table 10, and DESIGN.md's decisions).
+"""PixelDTGAN trainer (the thesis's Table 10, with the fixed L1 weight and unassociated negatives decided here).
 
 G turns a photo of a dressed person into the garment's flat catalogue image. Two discriminators with separate
 optimisers:

@@ -1,4 +1,4 @@
-"""StyleGAN2 trainer (Karras et al. 2020; DESIGN.md replaces the thesis's StyleGAN v1 with it).
+"""StyleGAN2 trainer (Karras et al. 2020; it replaces the thesis's StyleGAN v1, which never trained well).
 
 - Non-saturating logistic loss for G and D.
 - Lazy R1 on real images every ``r1_interval`` steps, scaled by the interval (γ/2·‖∇D(x)‖²).

@@ -1,6 +1,6 @@
 """Train tab: start, watch, stop, resume and export GAN training runs.
 
-The run folder is the whole interface (DESIGN.md): the tab writes ``config.toml`` (New run), starts
+The run folder is the whole interface (ARCHITECTURE.md): the tab writes ``config.toml`` (New run), starts
 ``python -m training run|resume RUN_DIR`` as a QProcess, and tails ``RUN_DIR/events.jsonl`` by byte offset on a
 worker thread; so it watches runs started from a terminal, or on a server and copied in, exactly like its own.
 Reading, parsing and re-smoothing happen off the GUI thread; the GUI thread only appends parsed columns and
