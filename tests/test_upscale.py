@@ -188,6 +188,15 @@ def test_tab_shows_model_size_first_then_the_sharpened_result_and_exports_it(qtb
     assert out["upscaler"]["model"] == "upscale.safetensors" and out["upscaler"]["from_size"] == [32, 32]
     assert out["model"] == "extract.safetensors"
 
+    from test_extract import person
+
+    other = tmp_path / "other.png"
+    person((60, 40), backdrop=(200, 210, 220)).save(other)
+    tab.open_image(other)  # a new input, then undo: the sharpened result comes back, still known as such
+    qtbot.waitUntil(lambda: tab.source_path == other and tab.result_image() is not None, timeout=10_000)
+    assert tab.undo() and tab.result_image().size == (128, 128)
+    assert read_provenance(tab.export_result(tmp_path / "undo.png"))["upscaler"]["from_size"] == [32, 32]
+
     tab.sharpen.check.setChecked(False)  # off: back to the generator's own picture, exported as such
     assert tab.result_image().size == (32, 32)
     assert read_provenance(tab.export_result(tmp_path / "off.png"))["upscaler"] is None

@@ -21,6 +21,7 @@ from fashionstudio.gui.workers import LatestWinsWorker
 
 log = logging.getLogger(__name__)
 SETTLE_MS = 150  # no new result for this long = the input has settled (a drag sends one every few tens of ms)
+_REMEMBERED = 24  # sharpened pictures whose origin is kept: more than the tab's undo history holds
 
 
 class SharpenHelper(QObject):
@@ -34,8 +35,9 @@ class SharpenHelper(QObject):
         self.tab, self.manager = tab, manager
         self.sharpener: Sharpener | None = None
         self.message = ""
-        self._base: Image.Image | None = None   # the model-resolution picture the shown sharp one came from
-        self._sharp: Image.Image | None = None
+        # id(sharpened) -> (sharpened, the model-resolution picture it came from), newest last: a picture brought
+        # back by undo is still known as sharpened (for its provenance and for unticking the box).
+        self._made: dict[int, tuple[Image.Image, Image.Image]] = {}
         self.check = QCheckBox("Sharpen x4")
         self.check.setObjectName("sharpenCheck")
         self.check.setChecked(True)
@@ -94,13 +96,17 @@ class SharpenHelper(QObject):
         return self.sharpener is not None and self.check.isChecked()
 
     # -- the result -----------------------------------------------------------------------------------------------
+    def _origin(self) -> Image.Image | None:
+        """The model-resolution picture behind the shown one when the shown one is a sharpened picture."""
+        shown = self.tab.result_canvas.image()
+        entry = self._made.get(id(shown)) if shown is not None else None
+        return entry[1] if entry is not None and entry[0] is shown else None
+
     def shows_sharpened(self) -> bool:
-        return self._sharp is not None and self.tab.result_canvas.image() is self._sharp
+        return self._origin() is not None
 
     def on_result_changed(self) -> None:
         """A new (model-resolution) result is on the canvas: sharpen it once results settle."""
-        if not self.shows_sharpened():
-            self._base = self._sharp = None
         self.schedule()
 
     def schedule(self) -> None:
@@ -117,14 +123,16 @@ class SharpenHelper(QObject):
         base, sharp = result
         if not self.is_on() or self.tab.result_canvas.image() is not base:
             return  # the result moved on (or the box was unticked) while this one was sharpened
-        self._base, self._sharp = base, sharp
+        self._made[id(sharp)] = (sharp, base)
+        while len(self._made) > _REMEMBERED:
+            del self._made[next(iter(self._made))]
         self.tab.result_canvas.set_image(sharp)
         self.sharpened.emit(elapsed_ms)
 
     def _restore_base(self) -> None:
-        if self.shows_sharpened() and self._base is not None:
-            self.tab.result_canvas.set_image(self._base)
-        self._base = self._sharp = None
+        base = self._origin()
+        if base is not None:
+            self.tab.result_canvas.set_image(base)
 
     def _on_toggled(self, on: bool) -> None:
         if on:
@@ -137,8 +145,9 @@ class SharpenHelper(QObject):
     # -- export ---------------------------------------------------------------------------------------------------
     def provenance(self) -> dict[str, Any]:
         """The export's record of sharpening: the upscaler and the size it started from, or why there was none."""
-        if self.shows_sharpened() and self.sharpener is not None and self._base is not None:
-            return {"upscaler": {**self.sharpener.provenance(), "from_size": list(self._base.size)}}
+        base = self._origin()
+        if base is not None and self.sharpener is not None:
+            return {"upscaler": {**self.sharpener.provenance(), "from_size": list(base.size)}}
         reason = ("off" if self.sharpener is not None and not self.check.isChecked()
                   else "pending" if self.sharpener is not None else "unavailable")
         return {"upscaler": None, "upscaler_note": reason}
