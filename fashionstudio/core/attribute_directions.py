@@ -117,14 +117,14 @@ def read_samples(w: torch.Tensor, render: Callable[[torch.Tensor], torch.Tensor]
 
 
 def fit_boundaries(w: torch.Tensor, readings: dict[str, np.ndarray], classes: dict[str, list[str]],
-                   min_positives: int = MIN_POSITIVES, l2: float = 1e-3, iterations: int = 200) -> list[Boundary]:
+                   min_positives: int = MIN_POSITIVES, l2: float = 1e-2, iterations: int = 25) -> list[Boundary]:
     """One-vs-rest logistic regression per attribute value on w [N, w_dim]; values seen fewer than
     ``min_positives`` times (or in all but that many samples) get none."""
     import torch
 
     x = w.detach().double().cpu()
     mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
-    xs = (x - mean) / std
+    xs = torch.cat([(x - mean) / std, torch.ones(x.shape[0], 1, dtype=torch.float64)], 1)  # last column: bias
     keys: list[tuple[str, int]] = []
     targets = []
     n = x.shape[0]
@@ -139,32 +139,49 @@ def fit_boundaries(w: torch.Tensor, readings: dict[str, np.ndarray], classes: di
         return []
     y = torch.stack(targets, 1).double()                      # [N, B]
     pos = y.sum(0)
-    pos_weight = (n - pos) / pos                              # balanced: rare values weigh as much as common ones
-    weight = torch.zeros(x.shape[1], len(keys), dtype=torch.float64, requires_grad=True)
-    bias = torch.zeros(len(keys), dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=iterations, line_search_fn="strong_wolfe")
-    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        loss = loss_fn(xs @ weight + bias, y) + l2 * weight.square().sum(0).mean()
-        loss.backward()
-        return loss
-
-    with torch.enable_grad(), torch.inference_mode(False):
-        opt.step(closure)
-    with torch.no_grad():
-        normals = (weight / std[:, None]).T                   # the boundary's gradient in w (not standardised)
-        normals = normals / normals.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        pred = (xs @ weight + bias) > 0
-        yb = y.bool()
-        tpr = (pred & yb).sum(0) / yb.sum(0)
-        tnr = (~pred & ~yb).sum(0) / (~yb).sum(0)
+    sample_w = torch.where(y > 0, (n - pos) / pos, 1.0) / n  # balanced: rare values weigh as much as common ones
+    beta = _newton_logistic(xs, y, sample_w, l2, iterations)  # [d + 1, B]
+    weight, bias = beta[:-1], beta[-1]
+    normals = (weight / std[:, None]).T                       # the boundary's gradient in w (not standardised)
+    normals = normals / normals.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    pred = (xs @ beta) > 0
+    yb = y.bool()
+    tpr = (pred & yb).sum(0) / yb.sum(0)
+    tnr = (~pred & ~yb).sum(0) / (~yb).sum(0)
     out = []
     for i, (head, k) in enumerate(keys):
         out.append(Boundary(head=head, value=classes[head][k], normal=normals[i].float().numpy(),
                             positives=int(pos[i]), accuracy=float((tpr[i] + tnr[i]) / 2)))
     return out
+
+
+def _newton_logistic(xs: torch.Tensor, y: torch.Tensor, sample_w: torch.Tensor, l2: float,
+                     iterations: int) -> torch.Tensor:
+    """Weighted, L2-regularised logistic regression of every column of ``y`` on ``xs`` by Newton's method.
+
+    Newton needs no step size and converges in a handful of steps; the L2 term (not on the bias, the last
+    column) keeps the optimum finite when a value is linearly separable. torch.optim is avoided on purpose: its
+    first use imports the compiler stack, seconds the designer would wait for."""
+    import torch
+
+    d, b = xs.shape[1], y.shape[1]
+    reg = torch.full((d,), float(l2), dtype=torch.float64)
+    reg[-1] = 0.0
+    beta = torch.zeros(d, b, dtype=torch.float64)
+    xs32 = xs.float()
+    for _ in range(iterations):
+        p = torch.sigmoid(xs @ beta)                                          # [N, B]
+        grad = xs.T @ (sample_w * (p - y)) + reg[:, None] * beta            # [d, B]
+        curv = sample_w * p * (1 - p)                                        # [N, B]
+        # float32 curvature: Newton only needs it roughly, and it is the costly part (B products of N x d x d)
+        hess = torch.bmm(xs32.T.unsqueeze(0) * curv.T.float().unsqueeze(1), xs32.expand(b, -1, -1)).double()
+        hess = hess + torch.diag(reg)                                        # [B, d, d]
+        hess.diagonal(dim1=1, dim2=2).add_(1e-9)                             # a value read everywhere alike
+        step = torch.linalg.solve(hess, grad.T.unsqueeze(-1)).squeeze(-1).T  # [d, B]
+        beta = beta - step
+        if float(step.abs().max()) < 1e-6:
+            break
+    return beta
 
 
 def conditional_normals(boundaries: list[Boundary], rank_tol: float = 1e-6) -> list[np.ndarray]:
