@@ -94,8 +94,11 @@ def test_match_reports_both_directions_and_random_pairing_baseline(data, atelier
     dataset = make_dataset("shoes_bags", data["shoes_bags"], "all", 64)
     report = _run("cyclegan", dataset, atelier_file)
     assert set(report["sets"]) == {"shoe_to_bag", "bag_to_shoe"}
-    assert set(report["agreement"]) == {"shoe_to_bag", "bag_to_shoe", "baseline_random_bag", "baseline_random_shoe",
-                                        "ceiling_real_bag", "ceiling_real_shoe"}
+    rows = {"shoe_to_bag", "bag_to_shoe", "baseline_random_bag", "baseline_random_shoe", "ceiling_real_bag",
+            "ceiling_real_shoe"}
+    category = {"category_shoe_to_bag", "category_bag_to_shoe", "category_ceiling_real_bag", "category_ceiling_real_shoe",
+                "category_baseline_input_unchanged_bag", "category_baseline_input_unchanged_shoe"}
+    assert set(report["agreement"]) == rows | category
     assert report["agreement_labels"]["baseline_random_bag/colour"] == "ground-truth labels"
     values = headline_values(report)
     assert "shoe_to_bag/colour_agreement" in values and "bag_to_shoe/fid" in values
