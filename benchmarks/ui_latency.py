@@ -316,7 +316,6 @@ def measure_pose(app: Any, folder: Path, repeats: int, model_path: str | None = 
     if warping:  # a warping model also needs the photo's own pose: mark it as the standing target pose
         wait_until(app, lambda: not panel.is_looking_up(), 30)
         panel.use_pose(tab.target_pose(), "benchmark")
-        panel.changed.emit(True)
     wait_until(app, lambda: tab.result_image() is not None and not tab.is_busy(), 120)
     if tab.result_image() is None:
         return {"median_ms": None, "reason": "the Pose tab produced no result for a plain photo"}

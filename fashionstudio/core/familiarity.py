@@ -133,7 +133,7 @@ class ReferenceStats:
                        quantile: float = PASS_QUANTILE, margin: float = THRESHOLD_MARGIN) -> "ReferenceStats":
         """Fit on ``features`` and set the threshold from out-of-sample scores: the held-out inputs under the full
         fit, pooled with every training input scored by a fit on the other ``folds - 1`` folds (a held-out split
-        of a few dozen images alone puts the threshold too low: 96% of fresh atelier bags passed)."""
+        of a few dozen images alone is too small a sample of the tail to set the threshold)."""
         f, h = np.asarray(features, dtype=np.float64), np.asarray(held_out, dtype=np.float64)
         ref = cls.fit(f, learned_from)
         scores = [ref.score(h)] if len(h) else []

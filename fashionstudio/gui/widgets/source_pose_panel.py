@@ -153,6 +153,7 @@ class SourcePosePanel(QWidget):
         self._looking_up = False
         self._pose = SourcePose(np.asarray(pose, np.float32).copy(), "file", label)
         self._refresh()
+        self.changed.emit(True)
 
     # -- marking ---------------------------------------------------------------------------------------------------
     def start_marking(self) -> None:
