@@ -3,7 +3,8 @@ recorded (``tests/data/shipped_outputs.json``): refactors of the registry, build
 
 On the machine (torch version and CPU kernel set) that recorded the reference the outputs must be bit-identical
 (SHA-256 of the output bytes); elsewhere the kernels may round differently, so 64 fixed sample values must agree
-to 1e-4.  Re-record after an intended change with ``python tests/test_shipped_outputs.py --record``.
+to 1e-4.  A shipped file replaced on purpose is re-recorded with ``python tests/test_shipped_outputs.py --record NAME``
+(all files without NAME); the test names the file whose bytes no longer match the reference.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ def _platform() -> str:
     return f"torch {torch.__version__} / {torch.backends.cpu.get_cpu_capability()}"
 
 
+def _file_sha256(name: str) -> str:
+    return hashlib.sha256((SHIPPED / f"{name}.safetensors").read_bytes()).hexdigest()
+
+
 def _outputs(name: str) -> dict:
     """Every inference network of one shipped file, run on seeded inputs of the file's resolution."""
     import numpy as np
@@ -49,8 +54,8 @@ def _outputs(name: str) -> dict:
             src, pose = image(), torch.rand(1, cfg["pose_channels"], r, r, generator=gen)
             out["G1"] = nets["G1"](src, pose)
             out["G2"] = nets["G2"](src, out["G1"])
-        elif "G_AB" in nets:  # a translator per direction
-            out["G_AB"], out["G_BA"] = nets["G_AB"](image()), nets["G_BA"](image())
+        elif "G_AB" in nets or "G_A" in nets:  # a translator (or a domain coder) per direction
+            out.update({key: net(image()) for key, net in sorted(nets.items())})
         elif hasattr(nets["G"], "mapping"):  # style-based generator
             g = nets["G"]
             ws = g.broadcast(g.mapping(torch.randn(2, g.z_dim, generator=gen)))
@@ -67,7 +72,7 @@ def _outputs(name: str) -> dict:
             out.update({f"G{i}": t for i, t in enumerate(result if isinstance(result, tuple) else (result,))})
         else:  # image to image (Extract, Upscale)
             out["G"] = nets["G"](image())
-    record = {}
+    record = {"file_sha256": _file_sha256(name)}
     for key, t in out.items():
         t = t.detach().float().contiguous()
         flat = t.flatten()
@@ -81,8 +86,12 @@ def _outputs(name: str) -> dict:
 @pytest.mark.parametrize("name", FILES)
 def test_shipped_model_gives_the_recorded_outputs(name):
     reference = json.loads(REFERENCE.read_text())
-    expected = reference["files"][name]
+    expected = dict(reference["files"][name])
+    assert _file_sha256(name) == expected.pop("file_sha256"), (
+        f"resources/models/{name}.safetensors is not the file the reference was recorded with; after shipping a "
+        f"new file on purpose, re-record it: python tests/test_shipped_outputs.py --record {name}")
     got = _outputs(name)
+    got.pop("file_sha256")
     assert sorted(got) == sorted(expected)
     for key, want in expected.items():
         assert got[key]["shape"] == want["shape"], key
@@ -96,6 +105,11 @@ if __name__ == "__main__" and "--record" in sys.argv:
     import torch
 
     torch.set_num_threads(1)
-    data = {"platform": _platform(), "files": {n: _outputs(n) for n in FILES}}
+    names = [a for a in sys.argv[1:] if a != "--record"] or list(FILES)
+    data = json.loads(REFERENCE.read_text()) if REFERENCE.is_file() else {"files": {}}
+    if data.get("platform", _platform()) != _platform():
+        sys.exit(f"the reference was recorded on {data['platform']}; this machine is {_platform()}")
+    data["platform"] = _platform()
+    data["files"].update({n: _outputs(n) for n in names})
     REFERENCE.write_text(json.dumps(data, indent=None) + "\n")
     print(f"wrote {REFERENCE}")
