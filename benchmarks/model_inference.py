@@ -81,6 +81,15 @@ def _inference_call(family: str, nets: dict, cfg: dict, channels_last: bool) -> 
     if family == "cyclegan":
         x = image()
         return lambda: nets["G_AB"](x)
+    if family == "munit":
+        x, src, tgt = image(), nets["G_A"], nets["G_B"]
+        codes = torch.randn(8, src.content_dim)  # the Match tab's pool of candidate shapes
+
+        def translate() -> torch.Tensor:
+            mu, _, style = src.encode(x)
+            outs = tgt.decode(codes, style.expand(8, -1))
+            return src.decode(mu.expand(8, -1), tgt.style(outs))  # with the round trip that ranks them
+        return translate
     if family == "stylegan2":
         g = nets["G"]
         with torch.no_grad():

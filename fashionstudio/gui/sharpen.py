@@ -117,7 +117,8 @@ class SharpenHelper(QObject):
         base, sharpener = self.tab.result_canvas.image(), self.sharpener
         if base is None or sharpener is None or not self.is_on() or self.shows_sharpened():
             return
-        self.worker.submit(lambda: (base, sharpener.sharpen(base)))
+        self.worker.submit(lambda: (base, sharpener.sharpen(base)),
+                           tune_key=getattr(sharpener.model, "sha256", None))
 
     def _on_sharpened(self, _request_id: int, result: tuple[Image.Image, Image.Image], elapsed_ms: float) -> None:
         base, sharp = result

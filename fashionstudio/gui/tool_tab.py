@@ -437,7 +437,8 @@ class ToolTab(QWidget):
             return None
         if job is None:
             return None
-        return self.worker.submit(job)
+        model = self.model
+        return self.worker.submit(job, tune_key=getattr(model, "sha256", None))
 
     def _on_result(self, request_id: int, result: Any, elapsed_ms: float) -> None:
         self.last_result = result

@@ -21,6 +21,8 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QObject, Signal, Slot
 
+from fashionstudio.core.thread_tuner import shared_tuner
+
 log = logging.getLogger(__name__)
 
 _executor: ThreadPoolExecutor | None = None
@@ -147,7 +149,7 @@ class LatestWinsWorker(QObject):
     def __init__(self, parent: QObject | None = None, *, use_inference_mode: bool = True) -> None:
         super().__init__(parent)
         self._lock = threading.Lock()
-        self._pending: tuple[int, Callable[[], Any]] | None = None
+        self._pending: tuple[int, Callable[[], Any], str | None] | None = None
         self._running = False
         self._closed = False
         self._future: Future | None = None
@@ -167,14 +169,17 @@ class LatestWinsWorker(QObject):
         with self._lock:
             return self._running
 
-    def submit(self, job: Callable[[], Any]) -> int:
-        """Queue ``job`` (a no-argument callable run on a worker thread) as the newest request; return its id."""
+    def submit(self, job: Callable[[], Any], tune_key: str | None = None) -> int:
+        """Queue ``job`` (a no-argument callable run on a worker thread) as the newest request; return its id.
+
+        With a ``tune_key`` (a model's identity) the job runs with the thread count the shared
+        :class:`~fashionstudio.core.thread_tuner.ThreadTuner` measured fastest for that key."""
         with self._lock:
             if self._closed:
                 return -1
             self._next_id += 1
             request_id = self._next_id
-            self._pending = (request_id, job)
+            self._pending = (request_id, job, tune_key)
             start = not self._running
             if start:
                 self._running = True
@@ -210,15 +215,16 @@ class LatestWinsWorker(QObject):
                     self._running = False
                     closed = self._closed
                     break
-            request_id, job = item
+            request_id, job, tune_key = item
             self.runs += 1
             t0 = time.perf_counter()
             try:
-                if self._use_inference_mode:
-                    with inference_context():
+                with shared_tuner().run(tune_key):
+                    if self._use_inference_mode:
+                        with inference_context():
+                            result = job()
+                    else:
                         result = job()
-                else:
-                    result = job()
             except BaseException as exc:  # noqa: BLE001 - shown to the user, logged in full
                 log.error("request %d failed", request_id, exc_info=sys.exc_info())
                 if not self._closed:
