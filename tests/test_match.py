@@ -147,6 +147,7 @@ def test_drop_a_shoe_get_a_bag_then_toggle_to_bag_to_shoe(tab, qtbot, tmp_path):
     assert dominant(tab.round_trip_canvas.image()) == "blue"  # and G_BA brought it back
     assert f"Difference {tab.match_result().best.round_trip_l1:.3f}" in tab.round_trip_label.text()
     assert len(tab.candidate_buttons) == 4 and tab.candidate_buttons[0].isChecked()
+    assert "most faithful" in tab.candidates_caption.text() and not tab.more_like_button.isVisible()
 
     tab.direction_buttons["bag2shoe"].click()
     qtbot.waitUntil(lambda: tab.match_result() is not None and tab.match_result().direction == "bag2shoe",

@@ -147,6 +147,9 @@ def test_match_tab_candidates_more_like_this_and_both_directions(tab, qtbot, tmp
     from qt_helpers import open_model_and_wait
 
     open_model_and_wait(tab, qtbot, munit_model(tmp_path / "m.safetensors"))
+    # the shape buttons and the candidates' wording follow the model as soon as it loads, before any input
+    assert tab.other_shapes_button.isVisible() and not tab.other_shapes_button.isEnabled()
+    assert "other shapes" in tab.candidates_caption.text() and "variations" not in tab.candidates_spin.toolTip()
     tab.set_source_image(shoe())
     qtbot.waitUntil(lambda: tab.match_result() is not None, timeout=10_000)
     result = tab.match_result()

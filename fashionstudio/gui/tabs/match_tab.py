@@ -1,9 +1,10 @@
 """Match tab: drop a shoe to get a handbag in its style, or a handbag to get a shoe.
 
 The direction follows the "Shoe → Bag" / "Bag → Shoe" toggle, never a guess. Beside the result, the round trip
-(shoe → bag → shoe) shows how much of the input the match kept; under it, the candidates from test-time
-variations of the input, most faithful first: click one to make it the result. Pipeline:
-:mod:`fashionstudio.core.match`.
+(shoe → bag → shoe) shows how much of the input the match kept; under it, the candidates, most faithful first:
+test-time variations of the input (CycleGAN), or other shapes of the other kind in the input's style (content/style
+models, with "Other shapes" and "More like this"). Click one to make it the result. Pipelines:
+:mod:`fashionstudio.core.match`, :mod:`fashionstudio.core.content_style_match`.
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class MatchTab(ToolTab):
         self.run_button.setText("Find a match")
         self._build_controls()
         self._build_result_extras()
+        self._show_shape_buttons()
         self._show_direction()
 
     # -- layout ---------------------------------------------------------------------------------------------------
@@ -156,7 +158,6 @@ class MatchTab(ToolTab):
         lay.addLayout(shapes_row)
         self._seed = 0
         self._near: list[float] | None = None  # the content code "More like this" samples around, for one run
-        self._show_shape_buttons()
 
     def _build_result_extras(self) -> None:
         """Round trip beside the result canvas, the ranked candidate row under it."""
@@ -289,10 +290,21 @@ class MatchTab(ToolTab):
 
         return job
 
+    def _on_model_ready(self, key: str, model: Any) -> None:
+        super()._on_model_ready(key, model)
+        if key == self.tool:  # the shape buttons and the candidates' wording follow the model's family
+            self._show_shape_buttons()
+
     def _show_shape_buttons(self) -> None:
         shapes = getattr(self.model, "family", None) == "munit"
         self.other_shapes_button.setVisible(shapes)
         self.more_like_button.setVisible(shapes)
+        # A content/style model's candidates are new items of the other kind, not variations of the input.
+        self.candidates_caption.setText("Candidates: other shapes in the input's style, best-kept style first"
+                                        if shapes else "Candidates, most faithful first")
+        self.candidates_spin.setToolTip("How many different items to offer in the input's style, ranked by how "
+                                        "well the style survives the round trip." if shapes else
+                                        "How many variations of the input to offer, ranked by round-trip agreement.")
         chosen = self._match.candidates[self._chosen] if self._match is not None else None
         self.other_shapes_button.setEnabled(self._match is not None)
         self.more_like_button.setEnabled(chosen is not None and chosen.code is not None)
