@@ -7,6 +7,11 @@ same run (the best of several 1024×1024 matmuls on the same threads). Random te
 number is the trainer's, not the data reader's.
 
     python benchmarks/train_throughput.py [--families pgpg,cyclegan] [--presets demo] [--steps 3]
+        [--precision fp32,bf16] [--channels-last false,true]
+
+Each precision / memory-format variant is a row of its own, measured right after the others of the same family,
+with ``speedup_vs_first`` against the first variant of that family (fp32, contiguous by default) and the bf16
+matmul peak beside the fp32 one.
 """
 
 from __future__ import annotations
@@ -27,14 +32,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from training.config import load_config  # noqa: E402
 from training.trainers import get_trainer  # noqa: E402
 
-FAMILIES = ("pgpg", "posewarp", "pixeldtgan", "cyclegan", "stylegan2")
+FAMILIES = ("pgpg", "posewarp", "pixeldtgan", "cyclegan", "munit", "stylegan2")
 
 
-def matmul_peak_gflops(n: int = 1024, repeats: int = 12) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_peak_gflops(n: int = 1024, repeats: int = 12, dtype: torch.dtype = torch.float32) -> float:
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     a @ b
     best = float("inf")
-    for _ in range(repeats):
+    for _ in range(repeats if dtype == torch.float32 else 3):
         t = time.perf_counter()
         a @ b
         best = min(best, time.perf_counter() - t)
@@ -78,18 +83,20 @@ def random_batch(family: str, arch: dict, batch: int) -> dict:
                 "tgt_mask": (torch.rand(batch, 1, r, r) > 0.5).float()}
     if family == "pixeldtgan":
         return {"person": img(), "flat": img(), "flat_other": img()}
-    if family == "cyclegan":
+    if family in ("cyclegan", "munit"):
         return {"A": img(), "B": img()}
     return {"image": img()}
 
 
-def measure(family: str, preset: str, steps: int, tmp: Path) -> dict:
-    run = tmp / f"{family}-{preset}"
+def measure(family: str, preset: str, steps: int, tmp: Path, precision: str = "fp32",
+            channels_last: bool = False) -> dict:
+    run = tmp / f"{family}-{preset}-{precision}-{channels_last}"
     run.mkdir(parents=True, exist_ok=True)
-    (run / "config.toml").write_text(f'family = "{family}"\npreset = "{preset}"\ndevice = "cpu"\n')
+    (run / "config.toml").write_text(f'family = "{family}"\npreset = "{preset}"\ndevice = "cpu"\n'
+                                     f'precision = "{precision}"\nchannels_last = {str(channels_last).lower()}\n')
     cfg = load_config(run)
     trainer = get_trainer(family)(cfg, torch.device("cpu"))
-    batch = random_batch(family, trainer.arch, cfg.batch_size)
+    batch = trainer.to_device(random_batch(family, trainer.arch, cfg.batch_size))
     r1 = trainer.cfg.loss.get("r1_interval") if family == "stylegan2" else None
     # Step 0 is a warm-up; StyleGAN2's steps then skip R1 (step % interval != 0) except where counted below.
     trainer.step = 1
@@ -120,7 +127,8 @@ def measure(family: str, preset: str, steps: int, tmp: Path) -> dict:
         median = median + max(0.0, r1_seconds - median) / r1
         flops = flops + (r1_flops - flops) / r1
     params = {k: sum(p.numel() for p in v.parameters()) for k, v in trainer.nets.items()}
-    return {"family": family, "preset": preset, "resolution": trainer.arch["resolution"],
+    return {"family": family, "preset": preset, "precision": trainer.precision,
+            "channels_last": trainer.channels_last, "resolution": trainer.arch["resolution"],
             "batch_size": cfg.batch_size, "seconds_per_step": round(seconds, 4),
             "images_per_s": round(cfg.batch_size / seconds, 2),
             "images_per_s_median": round(cfg.batch_size / median, 2), "gflop_per_step": round(flops / 1e9, 3),
@@ -132,7 +140,10 @@ def main() -> None:
     p.add_argument("--families", default=",".join(FAMILIES))
     p.add_argument("--presets", default="demo,studio")
     p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--precision", default="fp32", help="comma-separated: fp32, bf16, auto")
+    p.add_argument("--channels-last", default="false", help="comma-separated: false, true")
     args = p.parse_args()
+    variants = [(prec, cl == "true") for prec in args.precision.split(",") for cl in args.channels_last.split(",")]
     import tempfile
 
     torch.manual_seed(0)
@@ -141,14 +152,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for preset in args.presets.split(","):
             for family in args.families.split(","):
-                # The peak is measured right before each family (best of several), as the denominator.
-                peak = matmul_peak_gflops()
-                peaks.append(peak)
-                row = measure(family, preset, args.steps, Path(tmp))
-                row["matmul_peak_gflops"] = round(peak, 1)
-                row["fraction_of_matmul_peak"] = round(row["gflops"] / peak, 3)
-                rows.append(row)
-                print(json.dumps(row), file=sys.stderr)
+                first = None
+                for precision, channels_last in variants:
+                    # The peak is measured right before each row (best of several), as the denominator.
+                    peak = matmul_peak_gflops()
+                    peaks.append(peak)
+                    row = measure(family, preset, args.steps, Path(tmp), precision, channels_last)
+                    row["matmul_peak_gflops"] = round(peak, 1)
+                    row["fraction_of_matmul_peak"] = round(row["gflops"] / peak, 3)
+                    if row["precision"] == "bf16":
+                        bf16_peak = matmul_peak_gflops(dtype=torch.bfloat16)
+                        row["bf16_matmul_peak_gflops"] = round(bf16_peak, 1)
+                        row["fraction_of_bf16_matmul_peak"] = round(row["gflops"] / bf16_peak, 3)
+                    first = first or row
+                    row["speedup_vs_first"] = round(first["seconds_per_step"] / row["seconds_per_step"], 3)
+                    rows.append(row)
+                    print(json.dumps(row), file=sys.stderr)
     print(json.dumps({"torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
                       "matmul_peak_gflops_max": round(max(peaks), 1), "results": rows}, indent=1))
 

@@ -417,12 +417,48 @@ def test_two_cpu_processes_train_in_step(tmp_path):
     assert final_state(run)["step"] == 4
 
 
-def test_gpu_speed_options_fall_back_cleanly_on_cpu(tmp_path, capsys):
-    run = make_run(tmp_path, precision="bf16", channels_last=True, device="cpu")
+def test_speed_options_on_cpu_are_honoured_or_refused_with_a_note(tmp_path, capsys):
+    run = make_run(tmp_path, precision="fp16", channels_last=True, device="cpu")
     assert runner.main(["run", str(run), "--until", "1"]) == 0
     started = events_of(run)[0]
-    assert started["precision"] == "fp32" and started["device"] == "cpu"
-    assert any("bf16" in n for n in started["notes"]) and any("channels_last" in n for n in started["notes"])
+    assert started["precision"] == "fp32" and started["device"] == "cpu" and started["channels_last"] is True
+    assert any("fp16" in n and "CUDA" in n for n in started["notes"])
+
+
+def test_bf16_trains_on_cpu_with_fp32_weights(tmp_path, capsys):
+    """bf16 autocast runs on a CPU too (the trainer used to force fp32 there); weights and checkpoints stay fp32."""
+    run = make_run(tmp_path, precision="bf16", steps=2, device="cpu")
+    assert runner.main(["run", str(run)]) == 0
+    started = events_of(run)[0]
+    assert started["precision"] == "bf16"
+    state = final_state(run)
+    weights = [v for k, v in state["trainer"]["networks"]["G"].items() if v.is_floating_point()]
+    assert weights and all(v.dtype == torch.float32 for v in weights)
+
+
+@pytest.mark.parametrize("flags, speedup, expected", [([], None, "fp32"), (["amx_bf16"], 3.0, "bf16"),
+                                                      (["avx512_bf16"], 1.05, "fp32")])
+def test_auto_precision_follows_the_measurement(monkeypatch, flags, speedup, expected):
+    from training import precision
+
+    monkeypatch.setattr(precision, "cpu_bf16_flags", lambda cpuinfo=None: flags)
+
+    def probe(device_str, repeats=3):
+        assert flags, "no probe where the CPU says it has no native bf16"
+        return speedup
+
+    monkeypatch.setattr(precision, "bf16_speedup", probe)
+    chosen, notes = precision.resolve_precision("auto", torch.device("cpu"))
+    assert chosen == expected and notes and notes[0].startswith(f"precision auto: {expected}")
+
+
+def test_cpu_bf16_flags_are_read_from_cpuinfo():
+    from training.precision import bf16_speedup, cpu_bf16_flags
+
+    info = "processor: 0\nflags\t\t: fpu sse avx2 avx512f amx_bf16 amx_tile\n\nflags : fpu avx512_bf16\n"
+    assert cpu_bf16_flags(info) == ["amx_bf16", "avx512_bf16"]
+    assert cpu_bf16_flags("flags : fpu sse avx2 fma\n") == []
+    assert bf16_speedup("cpu", repeats=1) > 0  # the probe itself runs
 
 
 def test_warm_start_takes_networks_from_a_model_file_and_a_checkpoint(tmp_path, capsys):

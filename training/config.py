@@ -12,8 +12,8 @@ All keys (defaults in brackets; the family's trainer supplies the defaults of [o
     preset = "demo"              # thesis | studio | demo: the architecture preset and the base training preset
     seed = 0                     # [0] seeds weights, data order and noise; same seed, same run
     device = "auto"              # [auto] auto | cpu | cuda | cuda:N | mps
-    precision = "fp32"           # [fp32] fp32 | bf16 | fp16 (autocast on CUDA; falls back to fp32 elsewhere)
-    channels_last = false        # [false] memory format for convolutions (CUDA only; ignored on CPU)
+    precision = "fp32"           # [fp32] fp32 | bf16 | fp16 | auto (autocast; see training/precision.py)
+    channels_last = false        # [false] NHWC memory format for convolutions (CUDA and CPU)
     steps = 2000                 # optimiser steps in total (a resumed run continues to this number)
     batch_size = 8               # images per step per process
     resolution = 64              # [preset's] image size; overrides arch.resolution
@@ -66,7 +66,7 @@ from typing import Any
 CONFIG_FILE = "config.toml"
 PRESETS = ("thesis", "studio", "demo")
 PRESET_DIR = Path(__file__).with_name("configs")
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 LR_SCHEDULES = ("constant", "linear_decay", "plateau")
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,3})?)$")
 # Bounds on what a config may ask for: generous for real work, far below what fills a disk or memory by mistake.

@@ -29,6 +29,7 @@ from training import checkpoint as ckpt
 from training import distributed as dist_util
 from training.config import RunConfig, merge_family_defaults, schedule_value
 from training.events import STOP_FILE, EventWriter
+from training.precision import resolve_precision
 
 CHECKPOINT_FORMAT = "fashionstudio-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -160,9 +161,9 @@ class Trainer:
         self.dist = dist or dist_util.DistInfo()
         self.notes: list[str] = []
         self.precision = self._resolve_precision()
-        self.channels_last = bool(cfg.channels_last and device.type == "cuda")
+        self.channels_last = bool(cfg.channels_last and device.type in ("cuda", "cpu"))
         if cfg.channels_last and not self.channels_last:
-            self.notes.append(f"channels_last is a GPU speed option; ignored on {device.type}.")
+            self.notes.append(f"channels_last is not used on {device.type}; ignored.")
         self.arch = resolve_arch(cfg)
         torch.manual_seed(cfg.seed)  # weights are a function of the seed
         self.nets: dict[str, nn.Module] = registry.build_networks(cfg.family, self.arch)
@@ -349,16 +350,9 @@ class Trainer:
 
     # ----- precision ----------------------------------------------------------------------------------------
     def _resolve_precision(self) -> str:
-        want = self.cfg.precision
-        if want == "fp32":
-            return want
-        if self.device.type != "cuda":
-            self.notes.append(f"{want} autocast is a GPU speed option; training in fp32 on {self.device.type}.")
-            return "fp32"
-        if want == "bf16" and not torch.cuda.is_bf16_supported():
-            self.notes.append("This GPU has no bf16 support; training in fp16 autocast instead.")
-            return "fp16"
-        return want
+        precision, notes = resolve_precision(self.cfg.precision, self.device)
+        self.notes.extend(notes)
+        return precision
 
 
 def images_to_grid(rows: list[tuple[str, torch.Tensor]]) -> np.ndarray:
@@ -621,7 +615,7 @@ class Loop:
         self.events.emit("status", t.step, status=status, family=self.cfg.family, preset=self.cfg.preset,
                          total_steps=self.cfg.steps, batch_size=self.cfg.batch_size,
                          world_size=t.dist.world_size, device=str(t.device), precision=t.precision,
-                         notes=t.notes, fixed_inputs=self.fixed_split)
+                         channels_last=t.channels_last, notes=t.notes, fixed_inputs=self.fixed_split)
         if t.step == 0 and self.cfg.log.sample_every:
             self.write_sample()
         end = self.cfg.steps if self.until is None else min(self.until, self.cfg.steps)
