@@ -168,6 +168,35 @@ def test_interpolation_strip_starts_and_ends_at_the_kept_images(qtbot, tab, tmp_
         assert im.n_frames >= 6
 
 
+def test_animations_export_sharpened_when_sharpen_is_on(qtbot, tab, tmp_path):
+    tab.sharpen.ensure()  # the shipped upscaler, as activating the tab loads it
+    qtbot.waitUntil(lambda: tab.sharpen.sharpener is not None, timeout=WAIT_MS)
+    scale = tab.sharpen.sharpener.scale
+    tab.set_seed(1)
+    settle(qtbot, tab)
+    tab.keep_current("A")
+    tab.set_seed(2)
+    settle(qtbot, tab)
+    tab.frames_spin.setValue(4)
+    tab.keep_current("B")
+    qtbot.waitUntil(lambda: len(tab.strip.frames()) == 4, timeout=WAIT_MS)
+    frame = tab.strip.frames()[1]
+    sizes = {}
+    for on in (True, False):
+        tab.sharpen.check.setChecked(on)
+        written = []
+        tab.export_animation(tmp_path / f"walk_{on}.gif", on_done=written.append)
+        qtbot.waitUntil(lambda: bool(written), timeout=WAIT_MS)
+        with Image.open(written[0]) as im:
+            sizes[on] = im.size
+            im.seek(1)
+            got = np.asarray(im.convert("RGB"), dtype=np.int16)
+        if on:  # the frames are the upscaler's pictures, not a resize of the strip
+            want = pixels(tab.sharpen.sharpener.sharpen(frame))
+            assert np.abs(got - want).mean() < 6  # GIF palette quantisation only
+    assert sizes[False] == (16, 16) and sizes[True] == (16 * scale, 16 * scale)
+
+
 def test_walking_between_seeds_blends_their_w(qtbot, tab):
     tab.set_seed(3)
     settle(qtbot, tab)

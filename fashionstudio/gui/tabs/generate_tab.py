@@ -933,8 +933,9 @@ class GenerateTab(ToolTab):
             self.export_animation(path)
 
     def export_animation(self, path: str | Path, on_done: Callable[[Path], None] | None = None) -> None:
-        """Write the strip to ``path`` (.gif or .mp4) in the background."""
-        self.animation.save(self.strip.frames(), path, on_done)
+        """Write the strip to ``path`` (.gif or .mp4) in the background, sharpened when "Sharpen x4" is on."""
+        self.animation.save(self.strip.frames(), path, on_done,
+                            sharpener=self.sharpen.sharpener if self.sharpen.is_on() else None)
 
     # ================================================================================================= direction sets
     def save_direction_set_dialog(self) -> None:

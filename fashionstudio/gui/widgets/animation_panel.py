@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 from PySide6.QtCore import Qt, Signal
@@ -98,16 +99,25 @@ class AnimationPanel(QWidget):
         self.mp4_button.setEnabled(frames > 0 and self._mp4)
 
     def save(self, frames: list[Image.Image], path: str | Path,
-             on_done: Callable[[Path], None] | None = None) -> None:
-        """Write ``frames`` to ``path`` (.gif or .mp4) at the chosen speed, in the background."""
+             on_done: Callable[[Path], None] | None = None, sharpener: Any = None) -> None:
+        """Write ``frames`` to ``path`` (.gif or .mp4) at the chosen speed, in the background; with a
+        ``sharpener`` (core.upscale.Sharpener) every frame is sharpened first, as a single export would be."""
         from fashionstudio.core.animation import save_animation
 
         fps, path = self.fps_spin.value(), Path(path)
+        frames = list(frames)
+
+        def write() -> Path:
+            shown = [sharpener.sharpen(f) for f in frames] if sharpener is not None else frames
+            return save_animation(shown, path, fps)
 
         def done(written: Path) -> None:
-            self.message.emit(f"Saved {written.name}.")
+            size = f"{frames[0].width * sharpener.scale} px, sharpened by {sharpener.name}" if sharpener else \
+                f"{frames[0].width} px"
+            self.message.emit(f"Saved {written.name} ({len(frames)} frames, {size}).")
             if on_done is not None:
                 on_done(written)
 
-        run_in_background(lambda: save_animation(frames, path, fps), done,
-                          lambda exc: self.message.emit(str(exc)), context=self)
+        if sharpener is not None:
+            self.message.emit(f"Sharpening {len(frames)} frames for {path.name}…")
+        run_in_background(write, done, lambda exc: self.message.emit(str(exc)), context=self)
