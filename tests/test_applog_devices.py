@@ -47,7 +47,8 @@ def test_pick_device_on_this_machine():
     torch = pytest.importorskip("torch")
     device, description, reason = devices.pick_device("cpu")
     assert device == torch.device("cpu")
-    assert description == f"CPU ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    assert description == f"CPU ({n} thread{'s' if n != 1 else ''})"
     assert reason == "CPU: chosen in settings"
     auto = devices.pick_device("auto")
     if not torch.cuda.is_available():

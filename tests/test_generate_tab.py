@@ -478,3 +478,62 @@ def test_the_strip_exports_as_mp4_when_the_video_extra_is_installed(qtbot, tab, 
     qtbot.waitUntil(lambda: bool(written), timeout=WAIT_MS)
     with imageio.get_reader(written[0], format="FFMPEG") as reader:
         assert sum(1 for _ in reader) == 6
+
+
+def test_redo_walks_forward_again_and_a_new_change_ends_it(qtbot, tab):
+    seeds = []
+    for seed in (4, 5, 6):
+        tab.set_seed(seed)
+        settle(qtbot, tab)
+        seeds.append(pixels(tab.result_image()))
+    assert not tab.can_redo() and not tab.redo()
+    assert tab.undo() and tab.undo()
+    settle(qtbot, tab)
+    assert tab.state.seed == 4 and np.array_equal(pixels(tab.result_image()), seeds[0])
+    assert tab.redo()
+    settle(qtbot, tab)
+    assert tab.state.seed == 5 and np.array_equal(pixels(tab.result_image()), seeds[1])
+    tab.set_seed(9)  # a new change: the seed-6 branch is gone
+    settle(qtbot, tab)
+    assert not tab.can_redo()
+    assert tab.undo()
+    settle(qtbot, tab)
+    assert tab.state.seed == 5
+
+
+def test_favourites_keep_results_restore_them_and_export_them_reopenable(qtbot, tab, tmp_path):
+    from fashionstudio.core.latent import state_from_png
+
+    tab.sharpen.check.setChecked(False)  # compare at model size
+    assert not tab.favourites.export_button.isEnabled()
+    kept = {}
+    for seed in (11, 12):
+        tab.set_seed(seed)
+        tab.set_slider_value(0, 1.5 if seed == 12 else 0.0)
+        settle(qtbot, tab)
+        kept[seed] = pixels(tab.result_image())
+        assert tab.keep_favourite()
+    assert tab.favourites.count() == 2 and tab.favourites.export_button.isEnabled()
+    tab.set_seed(30)
+    settle(qtbot, tab)
+    tab.favourites._choose(1)  # what a click on the second thumbnail does
+    settle(qtbot, tab)
+    assert tab.state.seed == 12 and tab._shown_state.directions[0].value == 1.5
+    assert np.array_equal(pixels(tab.result_image()), kept[12])
+    assert tab.undo()  # choosing a favourite is undoable
+    settle(qtbot, tab)
+    assert tab.state.seed == 30
+    (tmp_path / "favourite_01_seed11.png").write_bytes(b"not mine")  # an existing file is never overwritten
+    written = []
+    tab.export_favourites(tmp_path, on_done=written.extend)
+    qtbot.waitUntil(lambda: len(written) == 2, timeout=WAIT_MS)
+    assert (tmp_path / "favourite_01_seed11.png").read_bytes() == b"not mine"
+    assert written[0].name == "favourite_01_seed11_2.png"
+    for path, seed in zip(written, (11, 12)):
+        state = state_from_png(path)
+        assert state is not None and state.seed == seed
+        with Image.open(path) as im:
+            assert np.array_equal(pixels(im), kept[seed])
+    tab.favourites.list.setCurrentRow(0)
+    tab.favourites.remove_selected()
+    assert [p[0].seed for _, p, _ in tab.favourites.favourites()] == [12]

@@ -15,7 +15,8 @@ def _mps_available(torch: Any) -> bool:
 def cpu_description() -> str:
     import torch
 
-    return f"CPU ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"CPU ({n} thread{'s' if n != 1 else ''})"
 
 
 def pick_device(preference: str = "auto") -> tuple[Any, str, str]:

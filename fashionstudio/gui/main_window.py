@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
 
         edit_menu = bar.addMenu("&Edit")
         self.undo_action = self._action(edit_menu, "&Undo", self.undo, QKeySequence.StandardKey.Undo)
+        self.redo_action = self._action(edit_menu, "&Redo", self.redo, QKeySequence.StandardKey.Redo)
 
         settings_menu = bar.addMenu("&Settings")
         device_menu = settings_menu.addMenu("&Device")
@@ -240,6 +241,12 @@ class MainWindow(QMainWindow):
         tab = self.current_tool_tab()
         if tab is None or not tab.undo():
             self.show_status("Nothing to undo.")
+
+    @Slot()
+    def redo(self) -> None:
+        tab = self.current_tool_tab()
+        if tab is None or not getattr(tab, "redo", lambda: False)():
+            self.show_status("Nothing to redo.")
 
     # -- recent files ---------------------------------------------------------------------------------------------
     def recent_files(self) -> list[str]:

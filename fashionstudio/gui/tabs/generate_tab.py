@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer
-from PySide6.QtGui import QKeyEvent, QMouseEvent
+from PySide6.QtGui import QKeyEvent, QKeySequence, QMouseEvent, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QLayout, QProgressBar,
     QPushButton, QSlider, QSpinBox, QTabWidget, QVBoxLayout, QWidget,
@@ -35,6 +35,7 @@ from fashionstudio.gui.model_manager import ModelManager
 from fashionstudio.gui.tool_tab import ToolTab
 from fashionstudio.gui.widgets.animation_panel import AnimationPanel
 from fashionstudio.gui.widgets.attribute_job import AttributeSliderJob
+from fashionstudio.gui.widgets.favourites_strip import FavouritesPanel
 from fashionstudio.gui.widgets.interpolation_strip import InterpolationStrip
 from fashionstudio.gui.widgets.latent_sliders import DirectionSliders
 from fashionstudio.gui.widgets.projection_panel import ProjectionPanel
@@ -112,6 +113,7 @@ class GenerateTab(ToolTab):
         self._directions_request = 0
         self._thumb_generation = 0
         self._state_history: list[Any] = []
+        self._redo_history: list[Any] = []
         self._kept: dict[str, Any] = {}
         self._strip_states: list[Any] = []
         self._drag_origin: tuple[QPointF, float, float] | None = None
@@ -160,6 +162,7 @@ class GenerateTab(ToolTab):
         self.side_panel.setFixedWidth(372)
         self.sections = QTabWidget()
         self.sections.setDocumentMode(True)
+        self.sections.setStyleSheet("QTabBar::tab { padding: 4px 6px; }")  # five sections fit the side panel
         self.sections.addTab(self._build_latent_page(), "Latent")
         self.sections.addTab(self._build_sliders_page(), "Sliders")
         self.animation = AnimationPanel()
@@ -177,6 +180,13 @@ class GenerateTab(ToolTab):
         self.projection.again_requested.connect(lambda: self.start_projection(self.source_image()))
         self.steps_spin = self.projection.steps_spin
         self.sections.addTab(self.projection, "Project")
+        self.favourites = FavouritesPanel()
+        self.favourites.keep_requested.connect(self.keep_favourite)
+        self.favourites.chosen.connect(self._favourite_chosen)
+        self.favourites.export_requested.connect(self.export_favourites_dialog)
+        self.favourites.message.connect(self.status_message)
+        QShortcut(QKeySequence("F"), self, self.keep_favourite, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.sections.addTab(self.favourites, "Favourites")
         self.controls_layout.addWidget(self.sections, 100)
         # The stretch below the controls (in the side panel, or in its scrolling holder) goes to the sections.
         parent = self.controls_layout.parent()
@@ -748,6 +758,7 @@ class GenerateTab(ToolTab):
     def _push_state(self) -> None:
         self._state_history.append(self._snapshot())
         del self._state_history[:-_HISTORY_LIMIT]
+        self._redo_history.clear()  # a new change ends the branch that redo would walk
 
     def can_undo(self) -> bool:
         return bool(self._state_history)
@@ -755,8 +766,65 @@ class GenerateTab(ToolTab):
     def undo(self) -> bool:
         if not self._state_history:
             return False
+        self._redo_history.append(self._snapshot())
         self._apply_state(self._state_history.pop(), push=False)
         return True
+
+    def can_redo(self) -> bool:
+        return bool(self._redo_history)
+
+    def redo(self) -> bool:
+        """Step forward again after undo. Returns False when there is nothing to redo."""
+        if not self._redo_history:
+            return False
+        self._state_history.append(self._snapshot())
+        self._apply_state(self._redo_history.pop(), push=False)
+        return True
+
+    # ================================================================================================= favourites
+    def keep_favourite(self) -> bool:
+        """Add the shown result, with its settings and provenance, to the favourites row."""
+        img, state = self.result_image(), self._shown_state
+        if img is None or state is None or self.is_projecting():
+            self.status_message.emit("There is no finished result to keep yet.")
+            return False
+        self.favourites.add(img, (copy.deepcopy(state), self.provenance()),
+                            self.info_label.text() or f"Seed {state.seed}")
+        return True
+
+    def _favourite_chosen(self, payload: Any) -> None:
+        self._apply_state(copy.deepcopy(payload[0]))  # undoable, like any other change
+
+    def export_favourites_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export favourites to folder", str(Path.home()))
+        if folder:
+            self.export_favourites(folder)
+
+    def export_favourites(self, folder: str | Path, on_done: Callable[[list[Path]], None] | None = None) -> None:
+        """Write every favourite as a PNG with its own provenance (it reopens with its settings), in the
+        background; names never overwrite an existing file."""
+        from fashionstudio.core.provenance import save_png_with_provenance
+
+        folder, kept = Path(folder), self.favourites.favourites()
+
+        def write() -> list[Path]:
+            folder.mkdir(parents=True, exist_ok=True)
+            written = []
+            for i, (img, (state, prov), _caption) in enumerate(kept, 1):
+                stem = f"favourite_{i:02d}_seed{state.seed}"
+                path, n = folder / f"{stem}.png", 1
+                while path.exists():
+                    n += 1
+                    path = folder / f"{stem}_{n}.png"
+                written.append(save_png_with_provenance(img, path, prov))
+            return written
+
+        def done(written: list[Path]) -> None:
+            self.status_message.emit(f"Exported {len(written)} favourites to {folder}.")
+            if on_done is not None:
+                on_done(written)
+
+        run_in_background(write, done, lambda exc: self.status_message.emit(error_sentence(exc)), context=self)
 
     def _apply_state(self, state: Any, push: bool = True) -> None:
         if push:
