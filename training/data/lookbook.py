@@ -4,6 +4,13 @@ Processed layout ``ROOT/Img/id_<pid>/{0.jpg, 1.jpg, ..., flat.jpg}`` (or ROOT po
 raw layout ``ROOT/ImgHQ/PID<pid>_CLEAN<0|1>_IID<iid>.jpg`` (CLEAN1 = the product flat). A product is kept when it
 has a flat and at least one person photo. Split by product. ``flat_other`` is a real flat of a different
 product, re-drawn every epoch, for the association discriminator.
+
+Optional ground truth beside the processed layout (the synthetic atelier writes it; LookBook itself has none):
+``ROOT/Anno/keypoints/id_<pid>.csv`` (the pose-transfer CSV format, one row per photo name and ``flat.jpg``: the
+joints of the person and of the flat's layout) and ``ROOT/Anno/flat_masks/id_<pid>.png`` (the flat garment's
+mask). Items always carry ``person_kp``, ``flat_kp`` (18x2 (y, x) model pixels, -1 missing), ``flat_mask``
+(1xRxR in {0, 1}) and ``has_anno``; without the files the joints are missing and the mask is the flat's non-white
+pixels.
 """
 
 from __future__ import annotations
@@ -12,7 +19,11 @@ import re
 from pathlib import Path
 
 import numpy as np
+import torch
+from PIL import Image
 from torch.utils.data import Dataset
+
+from fashionstudio.core.poses import PoseFormatError, empty_pose, read_pose_csv_with_frame, scale_keypoints
 
 from .common import (IMAGE_EXTENSIONS, DatasetError, SkipReport, check_split, identity_split, load_or_flag,
                      require_dir, square, to_tensor)
@@ -83,6 +94,30 @@ class LookBookPairs(SkipReport, Dataset):
     def _img(self, path: Path):
         return to_tensor(square(load_or_flag(path))[0], self.resolution)
 
+    def _keypoints(self, pid: str, name: str, size: tuple[int, int]) -> np.ndarray:
+        """The joints of image ``name`` of product ``pid`` in model pixels, or a missing pose without a file."""
+        path = self.root / "Anno" / "keypoints" / f"{pid}.csv"
+        if not path.is_file():
+            return empty_pose()
+        try:
+            poses, frame = read_pose_csv_with_frame(path)
+        except PoseFormatError as exc:
+            raise DatasetError(str(exc)) from None
+        if name not in poses:
+            return empty_pose()
+        frame = frame or size
+        if frame[0] != frame[1]:
+            raise DatasetError(f"{path}: keypoints of a {frame[0]}x{frame[1]} frame; LookBook images are square")
+        return scale_keypoints(poses[name], frame, (self.resolution, self.resolution))
+
+    def _flat_mask(self, pid: str, flat: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        path = self.root / "Anno" / "flat_masks" / f"{pid}.png"
+        if path.is_file():
+            with Image.open(path) as im:
+                m = im.convert("L").resize((self.resolution, self.resolution), Image.NEAREST)
+            return torch.from_numpy((np.asarray(m) > 127).astype(np.float32))[None], True
+        return ((flat + 1) / 2).amin(dim=0, keepdim=True).lt(0.94).float(), False
+
     def _load(self, index: int) -> dict:
         pid, person, flat = self.pairs[index]
         rng = np.random.default_rng([self.seed, self.epoch, index])
@@ -90,8 +125,15 @@ class LookBookPairs(SkipReport, Dataset):
         other = others[int(rng.integers(len(others) - 1))]
         if other == pid:  # draw among the others without building a list per item
             other = others[-1]
-        return {"person": self._img(person), "flat": self._img(flat),
-                "flat_other": self._img(self._negatives[other]["flats"][0]), "product": pid, "product_other": other}
+        flat_img = self._img(flat)
+        size = (self.resolution, self.resolution)
+        mask, has_mask = self._flat_mask(pid, flat_img)
+        person_kp = self._keypoints(pid, person.name, size)
+        flat_kp = self._keypoints(pid, flat.name, size)
+        return {"person": self._img(person), "flat": flat_img,
+                "flat_other": self._img(self._negatives[other]["flats"][0]), "product": pid, "product_other": other,
+                "person_kp": torch.from_numpy(person_kp), "flat_kp": torch.from_numpy(flat_kp),
+                "flat_mask": mask, "has_anno": torch.tensor(float(has_mask))}
 
     def __getitem__(self, index: int) -> dict:
         return self._with_retry(index, self._load)

@@ -479,5 +479,6 @@ def render_flat(body: Body, proj: Projected, outfit: Outfit, size: int, ss: int)
     items = build_scene(body, proj, outfit, garment_only=which)
     frame = fit_frame(items, size, 0.82)
     lut, patterned = _colour_lut(None, outfit)
-    return render(items, frame, size, ss, lut, patterned, studio_background(None, white=True),
+    # The mannequin's joints in the flat's frame: where the shoulders, sleeves and hem of the layout sit.
+    return render(items, frame, size, ss, lut, patterned, studio_background(None, white=True), proj.joints,
                   with_iuv=False)

@@ -165,14 +165,22 @@ def lookbook_item(root: Path, seed: int, index: int, size: int, raw: bool = True
     outfit = sample_outfit_for(rng, model)
     folder = root / "Img" / f"id_{index:08d}"
     n_people = int(rng.integers(2, 5))
-    images = []
+    images, poses = [], {}
     for k in range(n_people):
         view = sample_view(rng, weights=(0.55, 0.18, 0.18, 0.03, 0.03, 0.03))
         r = render_model(rng, model, outfit, sample_pose_kind(rng), view, size, with_iuv=False)
         save_jpeg(r.image, folder / f"{k}.jpg")
         images.append(r.image)
-    flat = render_outfit_flat(model, outfit, size).image
+        poses[f"{k}.jpg"] = r.keypoints
+    rendered_flat = render_outfit_flat(model, outfit, size)
+    flat = rendered_flat.image
     save_jpeg(flat, folder / "flat.jpg")
+    # Ground truth beside the LookBook layout (which has none): the joints of every photo and of the flat's
+    # layout, and the flat garment's mask (a white garment on the white flat cannot be told from its backdrop).
+    poses["flat.jpg"] = rendered_flat.keypoints
+    _ensure_dir(root / "Anno" / "keypoints")
+    write_pose_csv(root / "Anno" / "keypoints" / f"id_{index:08d}.csv", poses, frame=(size, size))
+    save_png(((rendered_flat.seg > 0) * 255).astype(np.uint8), root / "Anno" / "flat_masks" / f"id_{index:08d}.png")
     if raw:
         iid = index * 16
         save_jpeg(flat, root / "ImgHQ" / f"PID{index:06d}_CLEAN1_IID{iid:06d}.jpg")
