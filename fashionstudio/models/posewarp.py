@@ -76,6 +76,8 @@ PARTS: tuple[Part, ...] = (
     Part("l_upper_arm", 5, 6, 3.0, 0.17), Part("l_forearm", 6, 7, 4.0, 0.15),
 )
 N_PARTS = len(PARTS)
+_LIMB_A = tuple(p.a for p in PARTS[1:])
+_LIMB_B = tuple(p.b for p in PARTS[1:])
 
 
 def keypoints_from_heatmaps(heatmaps: torch.Tensor, threshold: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,13 +113,12 @@ def _segments(kp: torch.Tensor, ok: torch.Tensor) -> tuple[torch.Tensor, torch.T
     mid_sh = 0.5 * (kp[:, R_SHOULDER] + kp[:, L_SHOULDER])
     mid_hip = 0.5 * (kp[:, R_HIP] + kp[:, L_HIP])
     torso_ok = ok[:, R_SHOULDER] & ok[:, L_SHOULDER] & ok[:, R_HIP] & ok[:, L_HIP]
-    starts, ends, present = [mid_sh], [mid_hip], [torso_ok]
-    for part in PARTS[1:]:
-        starts.append(kp[:, part.a])
-        ends.append(kp[:, part.b])
-        present.append(ok[:, part.a] & ok[:, part.b])
+    a, b = list(_LIMB_A), list(_LIMB_B)  # one gather for all limbs (a loop of indexing ops cost more at batch 1)
+    starts = torch.cat([mid_sh[:, None], kp[:, a]], 1)
+    ends = torch.cat([mid_hip[:, None], kp[:, b]], 1)
+    present = torch.cat([torso_ok[:, None], ok[:, a] & ok[:, b]], 1)
     shoulders = kp[:, L_SHOULDER] - kp[:, R_SHOULDER]
-    return torch.stack(starts, 1), torch.stack(ends, 1), torch.stack(present, 1), shoulders
+    return starts, ends, present, shoulders
 
 
 def part_affines(src_kp: torch.Tensor, src_ok: torch.Tensor, tgt_kp: torch.Tensor, tgt_ok: torch.Tensor
@@ -164,9 +165,14 @@ def _segment_distance(grid: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> t
 
 
 def part_flow(src_kp: torch.Tensor, src_ok: torch.Tensor, tgt_kp: torch.Tensor, tgt_ok: torch.Tensor,
-              size: int, softness: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+              size: int, softness: float = 1.0, background: str = "identity") -> tuple[torch.Tensor, torch.Tensor]:
     """The sampling grid [N,R,R,2] (x, y in [-1, 1], ``grid_sample``'s convention) that fetches, for every target
-    pixel, the source pixel of the body part in front; and the parts' soft masks in the target frame [N,P,R,R]."""
+    pixel, the source pixel of the body part in front; and the parts' soft masks in the target frame [N,P,R,R].
+
+    Pixels no part covers keep the identity map (``background="identity"``: the backdrop of a pose change) or
+    follow the torso's map where the torso is valid (``"torso"``: a garment reaching beyond the body)."""
+    if background not in ("identity", "torso"):
+        raise ValueError(f"background must be 'identity' or 'torso', not {background!r}")
     A, a_t, b_t, valid, torso_t, a_s, sh_t = part_affines(src_kp, src_ok, tgt_kp, tgt_ok)
     dev, dt = src_kp.device, src_kp.dtype
     ys, xs = torch.meshgrid(torch.arange(size, device=dev, dtype=dt), torch.arange(size, device=dev, dtype=dt),
@@ -184,9 +190,12 @@ def part_flow(src_kp: torch.Tensor, src_ok: torch.Tensor, tgt_kp: torch.Tensor, 
     src_pos = torch.einsum("npij,npyxj->npyxi", A, rel) + a_s[:, :, None, None, :]
     priority = torch.tensor([p.priority for p in PARTS], device=dev, dtype=dt)
     weights = masks * (10.0 ** priority)[None, :, None, None]
-    background = torch.full_like(weights[:, :1], 1e-3)  # the identity map, for pixels no part covers
-    total = weights.sum(1, keepdim=True) + background
-    pos = (weights[..., None] * src_pos).sum(1) + background[:, 0, ..., None] * grid[None]
+    background_w = torch.full_like(weights[:, :1], 1e-3)  # the background map, for pixels no part covers
+    total = weights.sum(1, keepdim=True) + background_w
+    fallback = grid[None]
+    if background == "torso":
+        fallback = torch.where(valid[:, 0, None, None, None], src_pos[:, 0], fallback)
+    pos = (weights[..., None] * src_pos).sum(1) + background_w[:, 0, ..., None] * fallback
     pos = pos / total[:, 0, ..., None]
     xy = torch.stack([pos[..., 1], pos[..., 0]], dim=-1)
     return (xy + 0.5) / size * 2 - 1, masks
