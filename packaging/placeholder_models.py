@@ -17,12 +17,12 @@ from pathlib import Path
 
 def write_placeholder_models(out: Path) -> list[Path]:
     from fashionstudio.core.modelfile import save_model_file
-    from fashionstudio.core.registry import TOOL_FAMILY
+    from fashionstudio.core import registry
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for tool, family in TOOL_FAMILY.items():
-        module = importlib.import_module(f"fashionstudio.models.{family}")
+    for tool, family in registry.tool_defaults().items():
+        module = importlib.import_module(registry.get_builder(family).__module__)
         config = dict(module.PRESETS["demo"])
         networks = module.build(config, module.INFERENCE_NETWORKS)
         written.append(save_model_file(

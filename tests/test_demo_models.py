@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from fashionstudio.core.modelfile import file_sha256, load_model_file
-from fashionstudio.core.registry import TOOL_FAMILY
+from fashionstudio.core.registry import tool_defaults
 
 MODELS = Path(__file__).resolve().parents[1] / "resources" / "models"
 SHIPPED = sorted(p.stem for p in MODELS.glob("*.safetensors"))
@@ -21,7 +21,7 @@ SHIPPED = sorted(p.stem for p in MODELS.glob("*.safetensors"))
 HELPERS = {"upscale": "upscale"}
 # The thesis's models kept beside a tool's newer default, openable with File > Open model: file stem -> family.
 REFERENCE = {"pose-pgpg": "pgpg"}
-FAMILY_OF = {**TOOL_FAMILY, **HELPERS, **REFERENCE}
+FAMILY_OF = {**tool_defaults(), **HELPERS, **REFERENCE}
 # The held-out data each card was evaluated on: (reader kind, synth kind) generated with seed 7, n 600, 64 px.
 EVAL_DATA = {"pose": "inshop", "pose-pgpg": "inshop", "extract": "lookbook", "match": "shoes_bags"}
 

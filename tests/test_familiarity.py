@@ -144,24 +144,23 @@ def test_statistics_stored_in_a_model_file_round_trip(tmp_path, net, atelier) ->
 
 
 def test_the_advice_uses_the_new_run_dialogs_words() -> None:
-    from fashionstudio.core.runs import DATA_KIND_LABELS, FAMILIES
+    from fashionstudio.core.runs import DATA_KIND_LABELS, trainable_families
 
-    for family, label in fam.MODEL_LABELS.items():
-        assert FAMILIES[family][1] == label
-        assert fam.TRAIN_KIND[family] in FAMILIES[family][2]  # the dialog offers that dataset kind for it
+    for family in trainable_families().values():
+        if family.roles:  # the advice names the family's label and its atelier kind, which the dialog offers
+            assert family.label and family.atelier_kind in family.data_kinds, family.name
+            assert family.atelier_kind in fam.DATA_LABELS, family.name
+            assert family.label in fam.unfamiliar_message(family.name, "")
     for kind, label in fam.DATA_LABELS.items():
         assert DATA_KIND_LABELS[kind] == label
 
 
 def test_every_tool_family_has_roles_and_the_trainers_dataset_kind() -> None:
     from fashionstudio.core import registry
-    from training.familiarity import ROLE_KEYS
-    from training.trainers.data_adapter import FAMILY_KIND
 
     for tool in ("pose", "extract", "match", "generate"):
-        for family in registry.TOOL_FAMILIES[tool]:
-            assert fam.TRAIN_KIND[family] == FAMILY_KIND[family], family
-            assert tuple(ROLE_KEYS[family]) == fam.FAMILY_ROLES[family], family
+        for family in registry.families(tool):
+            assert family.roles and family.atelier_kind, family.name
 
 
 def test_export_of_a_tiny_run_stores_its_training_statistics(tmp_path, net, atelier, capsys) -> None:

@@ -280,8 +280,8 @@ def test_every_preset_of_every_family_passes_the_bounds_and_builds_the_same_shap
     from fashionstudio.core.arch_bounds import check_architecture
     from fashionstudio.core.meta_build import network_shapes
 
-    for family in sorted(registry._BUILTIN):  # known_families() also lists plug-ins other tests registered
-        module = importlib.import_module(registry._BUILTIN[family].split(":")[0])
+    for family in registry.builtin_families():  # known_families() also lists plug-ins other tests registered
+        module = importlib.import_module(registry.get_builder(family).__module__)
         names = list(getattr(module, "INFERENCE_NETWORKS", module.NETWORKS))  # what model files hold
         for preset, config in module.PRESETS.items():
             check_architecture(config)

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from fashionstudio.core import registry
+from fashionstudio.families import Family
 from fashionstudio.core.modelfile import save_model_file
 from fashionstudio.gui.model_manager import NO_MODEL_MESSAGE, ModelManager, default_model_path
 from fashionstudio.gui.workers import LatestWinsWorker
@@ -29,7 +30,7 @@ def _build(config, which=None):
 def _env(tmp_path, monkeypatch):
     monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(tmp_path / "no-models"))
-    registry.register(FAMILY, _build)
+    registry.register(Family(FAMILY, build=_build))
     BUILD_THREADS.clear()
     yield
     registry.unregister(FAMILY)

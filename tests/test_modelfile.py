@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from fashionstudio.core import registry
+from fashionstudio.families import Family
 from fashionstudio.core.modelfile import (
     ModelFileError,
     load_model_file,
@@ -37,7 +38,7 @@ def _build_tiny(config: dict, which=None) -> dict[str, nn.Module]:
 
 @pytest.fixture()
 def tiny_family():
-    registry.register("tiny", _build_tiny)
+    registry.register(Family("tiny", build=_build_tiny))
     yield "tiny"
     registry.unregister("tiny")
 

@@ -124,7 +124,7 @@ def test_preset_files_are_valid_configs():
 
 def test_match_tool_opens_munit_models():
     from fashionstudio.core import registry
-    from fashionstudio.core.runs import FAMILIES
+    from fashionstudio.core.runs import trainable_families
 
-    assert "munit" in registry.TOOL_FAMILIES["match"] and registry.tool_family_error("match", "munit", "m") is None
-    assert FAMILIES["munit"][0] == "match"
+    assert "munit" in registry.tool_families("match") and registry.tool_family_error("match", "munit", "m") is None
+    assert trainable_families()["munit"].tool == "match"

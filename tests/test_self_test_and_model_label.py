@@ -14,6 +14,7 @@ import pytest
 from PySide6.QtCore import QSettings
 
 from fashionstudio.core import registry
+from fashionstudio.families import Family
 from fashionstudio.gui.model_manager import ModelManager
 from fashionstudio.gui.tool_tab import ToolTab
 from qt_helpers import open_model_and_wait
@@ -53,7 +54,7 @@ def _build(config, which=None):
 def family(tmp_path, monkeypatch):
     monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(tmp_path / "no-models"))
-    registry.register(FAMILY, _build)
+    registry.register(Family(FAMILY, build=_build))
     yield
     registry.unregister(FAMILY)
 

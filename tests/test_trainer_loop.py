@@ -19,11 +19,11 @@ import torch
 from torch import nn
 
 from fashionstudio.core import registry
+from fashionstudio.families import Family
 from training import checkpoint as ckpt
 from training import runner
 from training.config import ConfigError, config_from_dict, load_config, schedule_value, to_toml
 from training.events import EventWriter, read_events
-from training.trainers import register_trainer
 from training.trainers.base import Trainer
 
 HERE = Path(__file__).resolve().parent
@@ -121,8 +121,7 @@ class TinyTrainer(Trainer):
         return {"l1": float((self.inference_net("G")(fixed["x"]) - fixed["y"]).abs().mean())}
 
 
-registry.register("tinygan", build)
-register_trainer("tinygan", TinyTrainer)
+registry.register(Family("tinygan", build=build, trainer=TinyTrainer))  # a plug-in's one registration call
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -14,6 +14,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QGuiApplication, QImage
 
 from fashionstudio.core import registry
+from fashionstudio.families import Family
 from fashionstudio.core.provenance import read_provenance
 from fashionstudio.gui.app import create_settings
 from fashionstudio.gui.main_window import MainWindow
@@ -35,7 +36,7 @@ def _build(config, which=None):
 def _env(tmp_path, monkeypatch):
     monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(tmp_path / "no-models"))
-    registry.register(FAMILY, _build)
+    registry.register(Family(FAMILY, build=_build))
     yield
     registry.unregister(FAMILY)
 

@@ -119,10 +119,11 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, which: str = 
 def _store_familiarity(path: Path, family: str, cfg: dict[str, Any], arch: dict[str, Any], run_dir: Path) -> None:
     """Store the training inputs' statistics in the file (the app flags photos unlike them); a run whose data is
     gone still exports, with a note on stderr."""
-    from training.familiarity import ROLE_KEYS, measure, store_in_model_file
+    from fashionstudio.core import registry
+    from training.familiarity import measure, store_in_model_file
 
-    if family not in ROLE_KEYS:
-        return  # a plug-in family: no known input roles to describe
+    if not registry.family(family).roles:
+        return  # no declared input roles to describe (the upscaler, test plug-ins)
     try:
         store_in_model_file(path, measure(family, cfg, arch, run_dir))
     except Exception as exc:  # noqa: BLE001 - the model file is already written and usable without them

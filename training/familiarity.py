@@ -21,19 +21,14 @@ import numpy as np
 import torch
 
 from fashionstudio.core import familiarity as fam
+from fashionstudio.core import registry
 
-# The dataset item key holding each role's input, per family (see trainers.data_adapter.FAMILY_KEYS).
-ROLE_KEYS: dict[str, dict[str, str]] = {
-    "pgpg": {"person": "src"}, "posewarp": {"person": "src"}, "pixeldtgan": {"person": "person"},
-    "cyclegan": {"shoe": "A", "bag": "B"}, "munit": {"shoe": "A", "bag": "B"},
-    "stylegan2": {"image": "image"},
-}
 MAX_FIT, MAX_HELD_OUT = 4000, 2000
 
 
 def role_inputs(dataset: Any, family: str, limit: int) -> dict[str, torch.Tensor]:
     """Up to ``limit`` inputs per role (float tensors in [-1, 1]) from a family dataset."""
-    keys = ROLE_KEYS[family]
+    keys = registry.family(family).role_keys  # input role -> the dataset item key holding it
     out: dict[str, list[torch.Tensor]] = {role: [] for role in keys}
     seen: dict[str, set[int]] = {role: set() for role in keys}
     for i in range(min(len(dataset), limit)):

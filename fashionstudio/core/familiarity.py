@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from fashionstudio.core import registry
+
 FORMAT = "fashionstudio-familiarity"
 FORMAT_VERSION = 1
 HEADER_KEY = "fashionstudio_familiarity"   # safetensors header metadata entry beside "fashionstudio"
@@ -32,21 +34,10 @@ MAX_SIDECAR_BYTES = 16 * 1024 * 1024        # four roles of 160-d statistics tak
 PASS_QUANTILE = 0.995                       # of out-of-sample training-kind scores: the threshold's quantile
 THRESHOLD_MARGIN = 1.05                     # fresh data from another seed sits slightly further out
 
-# The input role each family's tool scores; Match has one per direction.
-FAMILY_ROLES: dict[str, tuple[str, ...]] = {
-    "pgpg": ("person",), "posewarp": ("person",), "pixeldtgan": ("person",),
-    "cyclegan": ("shoe", "bag"), "munit": ("shoe", "bag"), "stylegan2": ("image",),
-}
-# What to train on to make a model for such photos (the Train tab's dataset kinds).
-TRAIN_KIND: dict[str, str] = {"pgpg": "inshop", "posewarp": "inshop", "pixeldtgan": "lookbook",
-                              "cyclegan": "shoes_bags", "munit": "shoes_bags", "stylegan2": "images"}
-# The New-run dialog's words for them (core.runs.DATA_KIND_LABELS / FAMILIES, which a test keeps in step; core.runs
-# itself reads the trainer's events module, so it is not imported here).
+# The New-run dialog's words for the dataset kinds (core.runs.DATA_KIND_LABELS, which a test keeps in step;
+# core.runs itself reads the trainer's events module, so it is not imported here).
 DATA_LABELS = {"inshop": "DeepFashion In-shop folder", "lookbook": "LookBook folder",
                "shoes_bags": "Shoes/handbags HDF5 folder", "images": "Folder or .zip of images"}
-MODEL_LABELS = {"pgpg": "Pose change (PGPG)", "posewarp": "Pose change, warping (PoseWarp)",
-                "pixeldtgan": "Garment extraction (PixelDTGAN)", "cyclegan": "Shoes \u2194 handbags (CycleGAN)",
-                "munit": "Shoes \u2194 handbags, content/style (MUNIT)", "stylegan2": "New images (StyleGAN2)"}
 _KIND_WORDS = {
     "inshop": "each person photographed in several poses",
     "lookbook": "photos of people wearing a garment, with its product shot",
@@ -327,9 +318,10 @@ class Verdict:
 
 def unfamiliar_message(family: str, learned_from: str) -> str:
     """The banner's sentence: what the model learned from, what that means, how to get a model for such photos."""
-    kind = TRAIN_KIND.get(family, "images")
+    declared = registry.family(family) if family in registry.known_families() else None
+    kind = (declared.atelier_kind if declared else None) or "images"  # what to train on for such photos
     what = learned_from or "its training pictures"
-    model = f"Model \u201c{MODEL_LABELS[family]}\u201d, " if family in MODEL_LABELS else ""
+    model = f"Model \u201c{declared.label}\u201d, " if declared and declared.label else ""
     # "picture", not the role: a person dropped on Match's shoe side is no shoe.
     return (f"This picture is unlike what the model learned from ({what}), so the result will not look like "
             f"it. To work on photos like this one, train a model on such photos: Train tab, New run, {model}"
@@ -375,7 +367,8 @@ class FamiliarityChecker:
         return self.stats is not None and self._features is not None
 
     def default_role(self) -> str:
-        return FAMILY_ROLES.get(self.family, ("person",))[0]
+        roles = registry.family(self.family).role_names if self.family in registry.known_families() else ()
+        return roles[0] if roles else "person"  # the input role the family's tool scores first
 
     def check(self, picture: Image.Image, role: str | None = None) -> Verdict:
         role = role or self.default_role()

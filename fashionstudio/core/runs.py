@@ -32,7 +32,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from fashionstudio.core import registry
 from fashionstudio.core.runlock import lock_holder, read_holder
+from fashionstudio.families import Family
 from training.events import EVENTS_FILE, decode_lines, read_events  # the trainer's reader: no torch, no Qt
 
 _LFILTER: Any = None
@@ -55,16 +57,6 @@ CONSOLE_FILE = "console.log"
 CHECKPOINT_DIR = "checkpoints"
 DEFAULT_MODEL_FILE = "model.safetensors"
 
-# family -> (tool tab, what a designer calls it, the real dataset kinds its trainer reads)
-FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "pgpg": ("pose", "Pose change (PGPG)", ("inshop",)),
-    "posewarp": ("pose", "Pose change, warping (PoseWarp)", ("inshop",)),
-    "upscale": ("upscale", "Sharpen x4, every tool's helper (Upscale)", ("images", "inshop", "lookbook", "shoes_bags")),
-    "pixeldtgan": ("extract", "Garment extraction (PixelDTGAN)", ("lookbook",)),
-    "cyclegan": ("match", "Shoes \u2194 handbags (CycleGAN)", ("shoes_bags",)),
-    "munit": ("match", "Shoes \u2194 handbags, content/style (MUNIT)", ("shoes_bags",)),
-    "stylegan2": ("generate", "New images (StyleGAN2)", ("images", "fisb")),
-}
 DATA_KIND_LABELS = {
     "atelier": "Synthetic atelier (generated)",
     "inshop": "DeepFashion In-shop folder",
@@ -186,6 +178,11 @@ class RunSpec:
         return cfg
 
 
+def trainable_families() -> dict[str, Family]:
+    """The families a new run can train (New-run dialog order): those declaring a trainer and dataset kinds."""
+    return {f.name: f for f in registry.families() if f.trainer is not None and f.data_kinds}
+
+
 def validate_run_spec(spec: RunSpec, runs_dir: str | os.PathLike) -> None:
     """Raise :class:`RunSetupError` with a specific sentence for the first problem found."""
     name = spec.name.strip()
@@ -196,17 +193,18 @@ def validate_run_spec(spec: RunSpec, runs_dir: str | os.PathLike) -> None:
                             "underscores (up to 80 characters), because it becomes a folder name.")
     if (Path(runs_dir) / name).exists():
         raise RunSetupError(f"There is already a run called \"{name}\" in {runs_dir}; choose another name.")
-    if spec.family not in FAMILIES:
-        raise RunSetupError(f"Unknown model family \"{spec.family}\"; choose one of {', '.join(FAMILIES)}.")
+    families = trainable_families()
+    if spec.family not in families:
+        raise RunSetupError(f"Unknown model family \"{spec.family}\"; choose one of {', '.join(families)}.")
     if spec.preset not in PRESETS:
         raise RunSetupError(f"Unknown preset \"{spec.preset}\"; choose one of {', '.join(PRESETS)}.")
-    kinds = FAMILIES[spec.family][2]
+    kinds = families[spec.family].data_kinds
     if spec.data_kind == "atelier":
         if spec.atelier_size < 8:
             raise RunSetupError("The synthetic atelier needs at least 8 generated examples.")
     else:
         if spec.data_kind not in kinds:
-            raise RunSetupError(f"{FAMILIES[spec.family][1]} trains on {' or '.join(kinds)} data, "
+            raise RunSetupError(f"{families[spec.family].display_label} trains on {' or '.join(kinds)} data, "
                                 f"not \"{spec.data_kind}\".")
         if not spec.data_path.strip():
             raise RunSetupError("Choose the dataset folder (or use the synthetic atelier).")

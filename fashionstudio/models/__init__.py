@@ -1,7 +1,6 @@
 """Network architectures shared by the app and the trainer, one module per GAN family.
 
-Each family module (``pgpg``, ``pixeldtgan``, ``cyclegan``, ``stylegan2``; ``munit``: Match's content/style
-models) exposes:
+Each family module (its declaration in :mod:`fashionstudio.families` names it as the builder) exposes:
 
 - ``PRESETS: dict[str, dict]``: architecture configs named ``thesis``, ``studio`` and ``demo`` (JSON-able dicts,
   stored verbatim in model files and run configs);

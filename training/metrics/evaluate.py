@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from fashionstudio.core import registry
 from fashionstudio.core.atomic import atomic_write
 from training.metrics.features import (
     FeatureExtractor,
@@ -179,7 +180,7 @@ def evaluate_networks(
     metric_seconds = time.perf_counter() - t0
     report: dict[str, Any] = {
         "family": family,
-        "tool": spec.tool,
+        "tool": registry.family(family).tool,
         "n": count,
         "features": extractor.info | {"name": extractor.name},
         "real_features_cached": sorted(cached),
@@ -277,9 +278,7 @@ def _dataset(run_cfg: dict[str, Any] | None, family: str, arch: dict[str, Any], 
     else:
         from training.data import make_dataset
 
-        options = dict(cfg.data.options)
-        if family in ("pgpg", "posewarp"):
-            options.setdefault("pose", "iuv" if arch.get("pose_channels") == 3 else "heatmaps")
+        options = {**registry.family(family).default_reader_options(arch), **cfg.data.options}
         dataset = make_dataset(cfg.data.kind, cfg.data.path, split, resolution, **options)
     base = dataset
     while not hasattr(base, "root") and hasattr(base, "dataset"):

@@ -74,8 +74,8 @@ class SamplingContext:
 
 @dataclass
 class FamilySpec:
-    family: str
-    tool: str
+    """One family's evaluation; the family's declaration (``fashionstudio/families``) names it."""
+
     sample: Callable[[SamplingContext, dict[str, Any]], Sampled]
     sets: dict[str, tuple[str, str]]
     pairs: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -166,18 +166,18 @@ _POSE_BASELINES = ("baseline_source_unchanged returns the source photo as the an
                    "classifier reading the real target photos (the score of a result indistinguishable from them).")
 
 
-def _pose_spec(family: str, sample: Callable[[SamplingContext, dict[str, Any]], Sampled], coarse_name: str,
-               coarse_note: str) -> FamilySpec:
+def _pose_spec(sample: Callable[[SamplingContext, dict[str, Any]], Sampled], coarse_name: str,
+              coarse_note: str) -> FamilySpec:
     rows = {"model": ("refined", "target"), coarse_name: ("coarse", "target"),
             "baseline_source_unchanged": ("source", "target")}
     agreements = {name: (img, ref, _POSE_HEADS) for name, (img, ref) in rows.items()}
     agreements["ceiling_real_target"] = ("target", "target", _POSE_HEADS)
-    return FamilySpec(family=family, tool="pose", sample=sample, sets=rows, pairs=rows, agreements=agreements,
+    return FamilySpec(sample=sample, sets=rows, pairs=rows, agreements=agreements,
                       baselines=f"{_POSE_BASELINES} {coarse_note}")
 
 
-PGPG = _pose_spec("pgpg", _sample_pgpg, "g1_coarse", "g1_coarse is stage 1 alone.")
-POSEWARP = _pose_spec("posewarp", _sample_posewarp, "warp_only",
+PGPG = _pose_spec(_sample_pgpg, "g1_coarse", "g1_coarse is stage 1 alone.")
+POSEWARP = _pose_spec(_sample_posewarp, "warp_only",
                       "warp_only is the part-affine warp of the source alone, before the decoder.")
 
 
@@ -220,7 +220,7 @@ def _sample_pixeldtgan(ctx: SamplingContext, batch: dict[str, Any]) -> Sampled:
 
 
 PIXELDTGAN = FamilySpec(
-    family="pixeldtgan", tool="extract", sample=_sample_pixeldtgan,
+    sample=_sample_pixeldtgan,
     sets={"model": ("output", "target"), "baseline_centre_crop": ("centre_crop", "target")},
     pairs={"model": ("output", "target"), "baseline_centre_crop": ("centre_crop", "target")},
     agreements={"model": ("output", "target", ("colour", "pattern", "garment_type")),
@@ -365,17 +365,17 @@ _MATCH_BASELINES = (
     "items), duplicates (share of inputs with two candidates within 2/255).")
 
 
-def _match_spec(family: str, note: str) -> FamilySpec:
-    return FamilySpec(family=family, tool="match", sample=_sample_match,
+def _match_spec(note: str) -> FamilySpec:
+    return FamilySpec(sample=_sample_match,
                       sets={"shoe_to_bag": ("shoe_to_bag", "bag"), "bag_to_shoe": ("bag_to_shoe", "shoe")},
                       agreements=dict(_MATCH_AGREEMENTS), baselines=f"{_MATCH_BASELINES} {note}",
                       scores=match_scores)
 
 
-CYCLEGAN = _match_spec("cyclegan", "Translation rows: G on the input as given; candidates: the app's test-time "
-                                   "variations ranked by round trip.")
-MUNIT = _match_spec("munit", "Translation rows: the app's best candidate (seeded shape codes ranked by how well "
-                             "the style survives); candidates: the app's first four.")
+CYCLEGAN = _match_spec("Translation rows: G on the input as given; candidates: the app's test-time "
+                       "variations ranked by round trip.")
+MUNIT = _match_spec("Translation rows: the app's best candidate (seeded shape codes ranked by how well "
+                    "the style survives); candidates: the app's first four.")
 
 
 # ------------------------------------------------------------------------------------------ Generate (StyleGAN2)
@@ -400,23 +400,23 @@ def _sample_stylegan2(ctx: SamplingContext, batch: dict[str, Any]) -> Sampled:
 
 
 STYLEGAN2 = FamilySpec(
-    family="stylegan2", tool="generate", sample=_sample_stylegan2,
+    sample=_sample_stylegan2,
     sets={"model": ("output", "real"), "untrained_0_steps": ("untrained", "real")},
     real_split="train",
     baselines="untrained_0_steps: the same architecture with its seeded initial weights (0 training steps); "
               "real images come from the training split, as FID for unconditional generators does.",
 )
 
-SPECS: dict[str, FamilySpec] = {s.family: s for s in (PGPG, POSEWARP, PIXELDTGAN, CYCLEGAN, MUNIT, STYLEGAN2)}
-
-
-def register_spec(spec: FamilySpec) -> None:
-    """Add or replace the evaluation spec of a (plug-in) family."""
-    SPECS[spec.family] = spec
-
-
 def spec_for(family: str) -> FamilySpec:
-    if family not in SPECS:
-        raise ValueError(f"FashionStudio does not know how to evaluate a '{family}' model "
-                         f"(it evaluates: {', '.join(sorted(SPECS))}).")
-    return SPECS[family]
+    """The evaluation spec the family's declaration names (``evaluation``)."""
+    from fashionstudio.core import registry
+    from fashionstudio.families import resolve
+
+    declared = registry.family(family) if family in registry.known_families() else None
+    if declared is None or declared.evaluation is None:
+        known = ", ".join(sorted(f.name for f in registry.families() if f.evaluation is not None))
+        raise ValueError(f"FashionStudio does not know how to evaluate a '{family}' model (it evaluates: {known}).")
+    spec = resolve(declared.evaluation)
+    if not isinstance(spec, FamilySpec):
+        raise TypeError(f"The evaluation spec of '{family}' ({declared.evaluation}) is not a FamilySpec.")
+    return spec

@@ -12,19 +12,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from fashionstudio.core import registry
 from training.config import RunConfig
 from training.trainers.base import DataError
-
-# The reader kind each family trains on by default, and the item keys its trainer reads.
-FAMILY_KIND = {"pgpg": "inshop", "posewarp": "inshop", "pixeldtgan": "lookbook", "cyclegan": "shoes_bags", "munit": "shoes_bags",
-               "stylegan2": "images"}
-FAMILY_KEYS = {
-    "pgpg": ("src", "tgt", "tgt_pose", "tgt_mask"),
-    "pixeldtgan": ("person", "flat", "flat_other"),
-    "cyclegan": ("A", "B"),
-    "munit": ("A", "B"),
-    "stylegan2": ("image",),
-}
 
 
 def atelier_folder(cfg: RunConfig, run_dir: Path, kind: str, resolution: int) -> Path:
@@ -57,11 +47,10 @@ def family_dataset(cfg: RunConfig, run_dir: Path, split: str, arch: dict[str, An
 
     arch = arch or {}
     resolution = int(arch.get("resolution") or cfg.resolution or 64)
-    default_kind = FAMILY_KIND.get(cfg.family)
+    family = registry.family(cfg.family)
+    default_kind = family.atelier_kind
     kind = cfg.data.kind
-    options = dict(cfg.data.options)
-    if cfg.family in ("pgpg", "posewarp") and "pose" not in options:
-        options["pose"] = "iuv" if arch.get("pose_channels") == 3 else "heatmaps"
+    options = {**family.default_reader_options(arch), **cfg.data.options}
     if kind == "atelier":
         if default_kind is None:
             raise DataError(f"There is no synthetic atelier data for the family '{cfg.family}'.")

@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
 
 from fashionstudio.core.runlock import holder_sentence, lock_holder
 from fashionstudio.core.runs import (
-    CONFIG_FILE, CONSOLE_FILE, DEFAULT_MODEL_FILE, FAMILIES, RunLog, RunSetupError, RunSpec, RunSummary,
+    CONFIG_FILE, CONSOLE_FILE, DEFAULT_MODEL_FILE, RunLog, RunSetupError, RunSpec, RunSummary,
     checkpoint_files, create_run, default_runs_dir, discover_runs, infer_state, read_run_config, summarize_run,
-    tail_lines,
+    tail_lines, trainable_families,
 )
 from fashionstudio.gui.train.loss_plot import PALETTE, LossPlots, PlottedRun
 from fashionstudio.gui.train.new_run_dialog import NewRunDialog
@@ -458,7 +458,8 @@ class TrainTab(QWidget):
         self.run_heading.setText(f"{name} — {STATE_TEXT.get(state, state)}")
         cfg = read_run_config(path) if summary is None or not summary.family else None
         family = (summary.family if summary and summary.family else (cfg or {}).get("family", "?"))
-        lines = [FAMILIES[family][1] if family in FAMILIES else f"Family: {family}"]
+        families = trainable_families()
+        lines = [families[family].display_label if family in families else f"Family: {family}"]
         if run_log is not None and run_log.n_events:
             total = run_log.total_steps
             lines.append(f"Step {run_log.last_step:,}" + (f" of {total:,}" if total else ""))
@@ -558,7 +559,7 @@ class TrainTab(QWidget):
                                       and has_ckpt)
         family = (self.summaries.get(path).family if path and path in self.summaries else "") or \
             (read_run_config(path).get("family", "") if path else "")
-        self.use_button.setEnabled(bool(path) and has_ckpt and family in FAMILIES and not exporting)
+        self.use_button.setEnabled(bool(path) and has_ckpt and family in trainable_families() and not exporting)
         self.folder_button.setEnabled(bool(path))
 
     def new_run_dialog(self) -> NewRunDialog:
@@ -717,7 +718,7 @@ class TrainTab(QWidget):
         if path is None:
             return None
         family = read_run_config(path).get("family", "")
-        if family not in FAMILIES:
+        if family not in trainable_families():
             self._say(f"Runs of the family “{family}” have no tool tab to load them.")
             return None
         existing = self.exports.get(path)
@@ -742,7 +743,7 @@ class TrainTab(QWidget):
             self._show_banner(message, "error")
             self._say(message)
             return
-        tool = FAMILIES[family][0]
+        tool = trainable_families()[family].tool
         window = self.window()
         tabs = getattr(window, "tool_tabs", {})
         tab = tabs.get(tool) if isinstance(tabs, dict) else None

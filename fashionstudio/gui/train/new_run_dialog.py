@@ -12,7 +12,9 @@ from PySide6.QtWidgets import (
     QPushButton, QSpinBox, QVBoxLayout, QWidget,
 )
 
-from fashionstudio.core.runs import DATA_KIND_LABELS, FAMILIES, PRESETS, RunSetupError, RunSpec, validate_run_spec
+from fashionstudio.core.runs import (
+    DATA_KIND_LABELS, PRESETS, RunSetupError, RunSpec, trainable_families, validate_run_spec,
+)
 
 PRESET_TEXT = {
     "demo": "Demo: small, trains on a laptop CPU",
@@ -46,10 +48,11 @@ class NewRunDialog(QDialog):
 
         self.name_edit = QLineEdit()
         self.family_combo = QComboBox()
-        for key, (_tool, label, _kinds) in FAMILIES.items():
-            self.family_combo.addItem(label, key)
-        if family in FAMILIES:
-            self.family_combo.setCurrentIndex(list(FAMILIES).index(family))
+        families = trainable_families()
+        for key, spec in families.items():
+            self.family_combo.addItem(spec.display_label, key)
+        if family in families:
+            self.family_combo.setCurrentIndex(list(families).index(family))
         self.preset_combo = QComboBox()
         for preset in PRESETS:
             self.preset_combo.addItem(PRESET_TEXT[preset], preset)
@@ -141,7 +144,7 @@ class NewRunDialog(QDialog):
         current = self.data_combo.currentData()
         self.data_combo.blockSignals(True)
         self.data_combo.clear()
-        for kind in ("atelier", *FAMILIES[self.family][2]):
+        for kind in ("atelier", *trainable_families()[self.family].data_kinds):
             self.data_combo.addItem(DATA_KIND_LABELS[kind], kind)
         index = self.data_combo.findData(current)
         self.data_combo.setCurrentIndex(max(0, index))
@@ -149,7 +152,7 @@ class NewRunDialog(QDialog):
         self._on_data_kind()
         self._fill_defaults()
         if not self.name_edit.isModified():
-            self.name_edit.setText(f"{FAMILIES[self.family][0]}-{time.strftime('%Y%m%d-%H%M')}")
+            self.name_edit.setText(f"{trainable_families()[self.family].tool}-{time.strftime('%Y%m%d-%H%M')}")
 
     @staticmethod
     def _interval_spin(tip: str) -> QSpinBox:

@@ -8,7 +8,7 @@ from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeView, QWidget
 
-from fashionstudio.core.runs import FAMILIES, RunSummary
+from fashionstudio.core.runs import RunSummary, trainable_families
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 STATE_COLOURS = {"running": "#2f62c9", "finished": "#2e7d32", "stopped": "#a86a00", "crashed": "#b3261e",
@@ -83,8 +83,8 @@ class RunListModel(QStandardItemModel):
         row = self.row_of(summary.path)
         if row < 0:
             return
-        family = FAMILIES.get(summary.family)
-        model_text = (family[1] if family else summary.family or "unknown model") + \
+        family = trainable_families().get(summary.family)
+        model_text = (family.display_label if family else summary.family or "unknown model") + \
             (f", {summary.preset} preset" if summary.preset else "")
         name = self.item(row, 0)
         name.setToolTip(f"{summary.path}\n{model_text}")

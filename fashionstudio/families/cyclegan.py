@@ -1,0 +1,11 @@
+"""CycleGAN (Zhu et al. 2017): unpaired shoes <-> handbags translation, the thesis's Match family."""
+
+from fashionstudio.families import Family
+
+FAMILY = Family(
+    name="cyclegan", tool="match", label="Shoes \u2194 handbags (CycleGAN)", paper="CycleGAN", default=True,
+    build="fashionstudio.models.cyclegan:build", trainer="training.trainers.cyclegan:CycleGANTrainer",
+    evaluation="training.metrics.sampling:CYCLEGAN",
+    data_kinds=("shoes_bags",), atelier_kind="shoes_bags",
+    roles=(("shoe", "A"), ("bag", "B")),
+)

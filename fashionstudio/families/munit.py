@@ -1,0 +1,11 @@
+"""MUNIT (Huang et al. 2018): shoes <-> handbags through shared content and per-domain style codes."""
+
+from fashionstudio.families import Family
+
+FAMILY = Family(
+    name="munit", tool="match", label="Shoes \u2194 handbags, content/style (MUNIT)", paper="MUNIT",
+    build="fashionstudio.models.munit:build", trainer="training.trainers.munit:MunitTrainer",
+    evaluation="training.metrics.sampling:MUNIT",
+    data_kinds=("shoes_bags",), atelier_kind="shoes_bags",
+    roles=(("shoe", "A"), ("bag", "B")),
+)
