@@ -175,3 +175,22 @@ def test_a_model_without_generators_is_refused():
 
     with pytest.raises(PoseInputError, match="not a pose model"):
         PoseTransfer(NotPose())
+
+
+def test_a_blank_or_broken_result_is_said_not_shown_as_a_picture(tmp_path):
+    from fashionstudio.core.pipeline_common import DegenerateOutputError
+
+    broken = load_model_file(tiny_pose_model(tmp_path / "p.safetensors"), device="cpu")
+    g2 = broken.networks["G2"]
+    with torch.no_grad():  # generators that ignore their input: every output pixel the same colour
+        for net in (broken.networks["G1"], g2):
+            for p in net.parameters():
+                p.zero_()
+    ok = PoseTransfer(load_model_file(tiny_pose_model(tmp_path / "q.safetensors"), device="cpu"))
+    assert not any("blank" in n for n in ok.run(photo(), default_target_pose(0.6)).notes)
+    flat = PoseTransfer(broken).run(photo(), default_target_pose(0.6))
+    assert any("blank picture" in n for n in flat.notes)
+    with torch.no_grad():
+        next(iter(g2.parameters())).fill_(float("nan"))
+    with pytest.raises(DegenerateOutputError):
+        PoseTransfer(broken).run(photo(), default_target_pose(0.6))

@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image
 
 from fashionstudio.core.letterbox import Letterbox, backdrop_colour, letterbox, unletterbox
+from fashionstudio.core.pipeline_common import check_generated
 from fashionstudio.core.poses import NUM_KEYPOINTS, as_pose, visible
 
 # DensePose IUV files store B = part index I (0..24), G = U*255, R = V*255 (Detectron's cv2.imwrite).
@@ -321,6 +322,9 @@ class PoseTransfer:
             else:
                 coarse = self.g1(source.tensor, pose)
                 refined = self.g2(source.tensor, coarse)
+        warning = check_generated(refined, getattr(self.model, "name", None))  # NaN raises; a flat picture warns
+        if warning:
+            notes = [*notes, warning]
         coarse_sq, refined_sq = tensor_to_pil(coarse), tensor_to_pil(refined)
         box = source.letterbox
         return PoseResult(unletterbox(coarse_sq, box), unletterbox(refined_sq, box), coarse_sq, refined_sq, box,
