@@ -78,6 +78,9 @@ def _inference_call(family: str, nets: dict, cfg: dict, channels_last: bool) -> 
     if family == "pixeldtgan":
         x = image()
         return lambda: nets["G"](x)
+    if family == "flatwarp":
+        x = image()
+        return lambda: nets["G"].parts(x)["output"]  # the Extract tab's call (it reads the predicted mask too)
     if family == "cyclegan":
         x = image()
         return lambda: nets["G_AB"](x)
@@ -169,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", default="1,2", help="comma-separated intra-op thread counts to try")
-    parser.add_argument("--families", default="pgpg,posewarp,pixeldtgan,cyclegan,stylegan2")
+    parser.add_argument("--families", default="pgpg,posewarp,pixeldtgan,flatwarp,cyclegan,stylegan2")
     parser.add_argument("--presets", default="demo,studio")
     args = parser.parse_args(argv)
     threads = [int(t) for t in args.threads.split(",")]

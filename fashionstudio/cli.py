@@ -384,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("extract", help="person photos -> garment catalogue images")
     p.add_argument("in_dir", metavar="IN_DIR", help="folder of photos of dressed people")
     p.add_argument("out_dir", metavar="OUT_DIR", help="folder for the garment images (created)")
-    p.add_argument("--model", metavar="FILE", help="a pixeldtgan model file (default: the extract model)")
+    p.add_argument("--model", metavar="FILE", help="a flatwarp or pixeldtgan model file (default: the extract model)")
     p.add_argument("--background", default="#FFFFFF", metavar="#RRGGBB", help="output background colour")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-file progress")
     p.set_defaults(func=cmd_extract)

@@ -136,7 +136,7 @@ def test_errors_exit_2_with_a_sentence(tmp_path, photos, capsys):
          "holds no images"),
         (("match", str(tmp_path / "nowhere"), str(tmp_path / "o3"), "--direction", "shoe2bag", "--model", match),
          "There is no folder"),
-        (("extract", str(photos), str(tmp_path / "o4"), "--model", match), "needs a pixeldtgan model"),
+        (("extract", str(photos), str(tmp_path / "o4"), "--model", match), "needs a pixeldtgan or flatwarp model"),
         (("extract", str(photos), str(tmp_path / "o5"), "--background", "ivory"), "#RRGGBB"),
         (("match", str(photos), str(tmp_path / "o6"), "--direction", "shoe2bag", "--model",
           str(tmp_path / "missing.safetensors")), "There is no model file"),

@@ -10,10 +10,11 @@ Qt-free, usable from a script or the CLI::
     result.garment.save("garment.png")
 
 Steps: the photo (any aspect ratio) is letterboxed onto the model's square on a backdrop matched to its border;
-PixelDTGAN's generator draws the garment on the near-white background it was trained on (LookBook product
-shots); a mask is estimated from that background — near-white pixels connected to the image border are
-backdrop, so a white collar inside the garment stays garment — and the garment is composited onto the chosen
-background colour with soft edges.
+the generator draws the garment on the near-white background it was trained on (LookBook product shots); the
+garment's mask is the one the model predicts when it predicts one (FlatWarp: so a white garment on the white
+flat stays whole), else it is estimated from that background — near-white pixels connected to the image border
+are backdrop, so a white collar inside the garment stays garment (PixelDTGAN) — and the garment is composited
+onto the chosen background colour with soft edges.
 """
 
 from __future__ import annotations
@@ -27,10 +28,13 @@ import numpy as np
 from PIL import Image
 
 from fashionstudio.core.letterbox import RGB, backdrop_colour, letterbox
-from fashionstudio.core.pipeline_common import (WARNING_KEY, BatchReport, check_family, colour_hex,
-                                                flat_output_warning, process_folder, run_generator)
+from fashionstudio.core.images import pil_to_tensor, tensor_to_pil
+from fashionstudio.core.pipeline_common import (WARNING_KEY, BatchReport, WrongModelError, check_finite, colour_hex,
+                                                flat_output_warning, network_device, process_folder,
+                                                run_generator)
 
 FAMILY = "pixeldtgan"
+FAMILIES = ("pixeldtgan", "flatwarp")  # the garment extractors this pipeline runs
 WHITE: RGB = (255, 255, 255)
 # Distance from the model's backdrop (max over channels, 0..255): below SOFT a pixel is pure backdrop, above
 # HARD it is garment; in between it is an anti-aliased edge.
@@ -115,19 +119,32 @@ def composite(raw: Image.Image, mask: Image.Image, background: RGB) -> Image.Ima
 
 
 class GarmentExtractor:
-    """Runs a loaded PixelDTGAN model file on photos. Thread-safe for concurrent ``run`` calls (eval mode)."""
+    """Runs a loaded Extract model file (PixelDTGAN, FlatWarp) on photos. Thread-safe for concurrent ``run`` calls
+    (eval mode)."""
 
     def __init__(self, model: Any) -> None:
-        check_family(model, FAMILY, "Extract")
+        if model.family not in FAMILIES:
+            raise WrongModelError(f"'{model.path.name}' is a {model.family} model, but the Extract tool needs a "
+                                  f"{FAMILIES[0]} model (or a {', '.join(FAMILIES[1:])} model).")
         self.model = model
         self.G = model.networks["G"]
         self.resolution = model.resolution
 
+    def _predicted(self, square: Image.Image) -> tuple[Image.Image, Image.Image]:
+        """The generator's flat and the mask it predicted ("L")."""
+        parts = self.G.parts(pil_to_tensor(square).to(network_device(self.G)))
+        check_finite(parts["output"], self.model.name)
+        alpha = (parts["mask"][0, 0].float().clamp(0, 1) * 255).round().byte().cpu().numpy()
+        return tensor_to_pil(parts["output"][0]), Image.fromarray(alpha, "L")
+
     def run(self, photo: Image.Image, background: RGB = WHITE) -> ExtractResult:
         """Extract the garment of ``photo`` onto ``background``. Call inside ``torch.inference_mode()``."""
         square, _ = letterbox(photo, self.resolution)
-        (raw,) = run_generator(self.G, [square], self.model.name)
-        mask = garment_mask(raw)
+        if hasattr(self.G, "parts"):  # a model that predicts the flat's mask
+            raw, mask = self._predicted(square)
+        else:
+            (raw,) = run_generator(self.G, [square], self.model.name)
+            mask = garment_mask(raw)
         return ExtractResult(composite(raw, mask, background), raw, mask, tuple(background),  # type: ignore[arg-type]
                              flat_output_warning(raw, self.model.name, source=square))
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Built-in families, in the order the New-run dialog offers them; the thesis's family of a tool before later ones.
-BUILTIN: tuple[str, ...] = ("pgpg", "posewarp", "upscale", "pixeldtgan", "cyclegan", "munit", "stylegan2")
+BUILTIN: tuple[str, ...] = ("pgpg", "posewarp", "upscale", "pixeldtgan", "flatwarp", "cyclegan", "munit",
+                           "stylegan2")
 
 TAB_TOOLS = ("pose", "extract", "match", "generate")  # tools with a tab of their own
 TOOLS = (*TAB_TOOLS, "upscale")                     # "upscale": the helper behind every tab's Sharpen x4

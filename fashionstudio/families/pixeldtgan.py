@@ -5,7 +5,7 @@ from fashionstudio.families import Family
 FAMILY = Family(
     name="pixeldtgan", tool="extract", label="Garment extraction (PixelDTGAN)", paper="PixelDTGAN", default=True,
     build="fashionstudio.models.pixeldtgan:build", trainer="training.trainers.pixeldtgan:PixelDTGANTrainer",
-    evaluation="training.metrics.sampling:PIXELDTGAN",
+    evaluation="training.metrics.extract_eval:PIXELDTGAN",
     data_kinds=("lookbook",), atelier_kind="lookbook",
     roles=(("person", "person"),),
 )

@@ -15,7 +15,8 @@ whether the model beats them:
 
 - Pose (pgpg, posewarp): the source returned unchanged, the real target read by the classifier (ceiling), and
   the first stage (G1's coarse result; the plain warp) next to the result;
-- Extract (pixeldtgan): a centred crop of the source photo instead of the generated flat garment;
+- Extract (pixeldtgan, flatwarp; :mod:`training.metrics.extract_eval`): a centred crop of the source photo
+  instead of the generated flat garment, and the true flat as the ceiling;
 - Match (cyclegan): a random real item of the other domain (chance-level colour/pattern agreement);
 - Generate (stylegan2): the same architecture after 0 training steps (seeded initial weights).
 
@@ -206,27 +207,7 @@ def _lookbook_labels(dataset: Any) -> dict[str, dict[str, str]]:
     return table
 
 
-def _sample_pixeldtgan(ctx: SamplingContext, batch: dict[str, Any]) -> Sampled:
-    person = batch["person"].to(ctx.device)
-    output = ctx.networks["G"](person)
-    labels: Labels = {}
-    table = _lookbook_labels(_base_dataset(ctx.dataset))
-    products = batch.get("product")
-    if table and products is not None:
-        rows = [table.get(str(p), {}) for p in products]
-        labels["target"] = {h: [r.get(h) for r in rows] for h in ("colour", "pattern", "garment_type")}
-    return Sampled({"source": _out(person), "target": _out(batch["flat"]), "output": _out(output),
-                    "centre_crop": _out(centre_crop(person))}, labels)
-
-
-PIXELDTGAN = FamilySpec(
-    sample=_sample_pixeldtgan,
-    sets={"model": ("output", "target"), "baseline_centre_crop": ("centre_crop", "target")},
-    pairs={"model": ("output", "target"), "baseline_centre_crop": ("centre_crop", "target")},
-    agreements={"model": ("output", "target", ("colour", "pattern", "garment_type")),
-                "baseline_centre_crop": ("centre_crop", "target", ("colour", "pattern", "garment_type"))},
-    baselines="baseline_centre_crop answers with the central half of the person photo, resized.",
-)
+# The Extract families' sample function and rows live in training.metrics.extract_eval.
 
 
 # ---------------------------------------------------------------------------------------------- Match (CycleGAN)
