@@ -27,6 +27,7 @@ TINY_ARCH = {
     "stylegan2": {"resolution": RES, "z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 256,
                   "channel_max": 16},
     "posewarp": {"resolution": RES, "g_base": 4, "n_scales": 3, "d_base": 4, "d_blocks": 2},
+    "flatwarp": {"resolution": RES, "g_base": 4, "n_scales": 3, "d_base": 4, "d_blocks": 2},
     "upscale": {"resolution": RES // 4, "width": 8, "n_blocks": 1},  # 8 -> 32 px
 }
 # StyleGAN2: regularisers every other step so a short run exercises R1, path length and their state.
@@ -65,7 +66,8 @@ def leaves(tree) -> list:
     return torch.utils._pytree.tree_leaves(tree)
 
 
-@pytest.mark.parametrize("family", ["pgpg", "pixeldtgan", "cyclegan", "stylegan2", "posewarp", "upscale"])
+@pytest.mark.parametrize("family", ["pgpg", "pixeldtgan", "cyclegan", "stylegan2", "posewarp", "upscale",
+                                    "flatwarp"])
 def test_resume_equals_straight_and_export_matches(family, tmp_path, cache, capsys):
     straight = make_run(tmp_path / "straight", family, cache, steps=5)
     assert runner.main(["run", str(straight)]) == 0
@@ -131,6 +133,7 @@ def _mean(values: list[float]) -> float:
     ("pixeldtgan", "loss/l1", 50, {"optim": {"lr": {"G": 3e-3}}}),
     ("cyclegan", "loss/cycle", 40, {"optim": {"lr": {"G": 3e-3}}}),
     ("posewarp", "loss/l1", 50, {"optim": {"lr": {"G": 3e-3}}}),
+    ("flatwarp", "loss/l1_in", 50, {"optim": {"lr": {"G": 3e-3}}}),  # inside the garment (l1_out falls later)
 ])
 def test_the_reconstruction_loss_falls(family, loss, steps, over, tmp_path, cache, capsys):
     run = make_run(tmp_path / "run", family, cache, steps=steps, **over)
@@ -169,7 +172,8 @@ def test_stylegan2_generator_moves_toward_the_data(tmp_path, cache, capsys):
 
 @pytest.mark.parametrize("family, preset", [
     (family, preset) for family in ("pgpg", "pixeldtgan", "cyclegan", "stylegan2") for preset in ("thesis", "studio", "demo")
-] + [("posewarp", "studio"), ("posewarp", "demo"), ("upscale", "studio"), ("upscale", "demo")])  # PoseWarp is not a thesis model: no thesis preset
+] + [("posewarp", "studio"), ("posewarp", "demo"), ("upscale", "studio"), ("upscale", "demo"),
+      ("flatwarp", "studio"), ("flatwarp", "demo")])  # PoseWarp is not a thesis model: no thesis preset
 def test_every_preset_file_is_a_valid_config(family, preset):
     """Each shipped preset loads, knows only its family's losses and optimisers, and matches a model preset."""
     from training.config import config_from_dict, merge_family_defaults, preset_path
