@@ -20,10 +20,11 @@ SHIPPED = sorted(p.stem for p in MODELS.glob("*.safetensors"))
 # Helper models that serve every tool rather than a tab of their own: file stem -> family.
 HELPERS = {"upscale": "upscale"}
 # The thesis's models kept beside a tool's newer default, openable with File > Open model: file stem -> family.
-REFERENCE = {"pose-pgpg": "pgpg"}
+REFERENCE = {"pose-pgpg": "pgpg", "extract-pixeldtgan": "pixeldtgan"}
 FAMILY_OF = {**tool_defaults(), **HELPERS, **REFERENCE}
 # The held-out data each card was evaluated on: (reader kind, synth kind) generated with seed 7, n 600, 64 px.
-EVAL_DATA = {"pose": "inshop", "pose-pgpg": "inshop", "extract": "lookbook", "match": "shoes_bags"}
+EVAL_DATA = {"pose": "inshop", "pose-pgpg": "inshop", "extract": "lookbook", "extract-pixeldtgan": "lookbook",
+             "match": "shoes_bags"}
 
 
 def test_every_tool_ships_a_demo_model_under_the_size_budget():
@@ -57,7 +58,7 @@ def _run_tool(tool: str, model) -> list[Image.Image]:
         transfer = PoseTransfer(model)
         r = transfer.run(photo, pose, pose if transfer.needs_source_pose else None)
         return [r.coarse_square, r.refined_square]
-    if tool == "extract":
+    if tool.startswith("extract"):
         from fashionstudio.core.extract import GarmentExtractor
 
         return [GarmentExtractor(model).run(photo, (255, 255, 255)).garment]

@@ -107,7 +107,7 @@ def test_old_file_without_statistics_is_unknown_with_a_note(tmp_path, net, ateli
     assert verdict.status == "unknown" and not verdict.unfamiliar
     assert "not detected" in checker.note and "carries no statistics" in checker.note
     # A sidecar made for another file (its checksum differs) is not used either.
-    shutil.copy(MODELS / "extract.familiarity.json", fam.sidecar_path(model.path))
+    shutil.copy(MODELS / "extract-pixeldtgan.familiarity.json", fam.sidecar_path(model.path))
     checker = fam.FamiliarityChecker.for_model(model, net)
     assert checker.check(atelier["shoe"][0]).status == "unknown" and "another version" in checker.note
     # A damaged sidecar is a note, never a crash.

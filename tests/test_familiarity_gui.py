@@ -64,7 +64,7 @@ def test_extract_flags_a_shoe_and_not_a_person(qtbot, pictures, tmp_path):
         assert tab.familiarity_banner.isVisible()
         text = tab.familiarity_banner.text()
         assert "unlike what the model learned from" in text and "mannequins" in text
-        assert "Train tab" in text and "Garment extraction (PixelDTGAN)" in text and "LookBook folder" in text
+        assert "Train tab" in text and "Garment extraction, warping (FlatWarp)" in text and "LookBook folder" in text
         qtbot.waitUntil(lambda: tab.result_image() is not None, timeout=20_000)
         out = tab.export_result(tmp_path / "shoe_extract.png")
         assert read_provenance(out)["familiarity"]["status"] == "unfamiliar"

@@ -3,7 +3,7 @@
 from fashionstudio.families import Family
 
 FAMILY = Family(
-    name="pixeldtgan", tool="extract", label="Garment extraction (PixelDTGAN)", paper="PixelDTGAN", default=True,
+    name="pixeldtgan", tool="extract", label="Garment extraction (PixelDTGAN)", paper="PixelDTGAN", default=False,
     build="fashionstudio.models.pixeldtgan:build", trainer="training.trainers.pixeldtgan:PixelDTGANTrainer",
     evaluation="training.metrics.extract_eval:PIXELDTGAN",
     data_kinds=("lookbook",), atelier_kind="lookbook",
