@@ -155,7 +155,7 @@ def test_non_finite_weights_are_skipped_on_resume_and_never_saved(tmp_path, caps
     # The loop itself refuses to write a non-finite state as a checkpoint, and pruning keeps the last good one.
     from test_trainer_loop import TinyTrainer  # noqa: F401  (registers the tiny family)
     from training.config import load_config
-    from training.events import EventWriter
+    from fashionstudio.core.run_folder import EventWriter
     from training.trainers.base import Loop
 
     cfg = load_config(run)

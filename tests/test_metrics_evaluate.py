@@ -162,7 +162,7 @@ def test_cli_errors_are_sentences(tmp_path, capsys):
 def test_evaluate_a_run_folder_appends_a_metrics_event(tmp_path, atelier_file):
     """A real (2-step) CycleGAN run: evaluate exports its best checkpoint, writes RUN_DIR/eval/*.json and appends
     a metrics event the Train tab can plot."""
-    from training.events import read_events
+    from fashionstudio.core.run_folder import read_events
     from training.runner import main as run_main
 
     run = tmp_path / "run"

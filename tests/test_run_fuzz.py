@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from fashionstudio.core.runs import RunLog, parse_events
+from fashionstudio.core.run_folder import KINDS, read_events, validate_event
 from training.config import ConfigError, config_from_dict
-from training.events import KINDS, read_events, validate_event
 
 FUZZ = settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

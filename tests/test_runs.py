@@ -16,7 +16,7 @@ from fashionstudio.core.runs import (
     EmaState, GrowArray, MinMaxPyramid, RunLog, RunSetupError, RunSpec, Series, create_run, discover_runs,
     ema_smooth, infer_state,
 )
-from training.events import read_events
+from fashionstudio.core.run_folder import read_events
 
 
 def tensorboard_ema(values, weight):
@@ -223,11 +223,11 @@ def test_bad_run_settings_get_a_specific_sentence(tmp_path, change, words):
 
 
 def test_run_reading_stays_light():
-    """The Train tab tails runs through this module and training.events: neither may pull in torch or Qt."""
+    """The Train tab tails runs through this module and the run-folder protocol: neither may pull in torch or Qt."""
     import subprocess
     import sys
 
-    code = ("import sys, fashionstudio.core.runs, training.events\n"
+    code = ("import sys, fashionstudio.core.runs, fashionstudio.core.run_folder\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'PySide6')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

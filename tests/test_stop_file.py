@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from test_trainer_loop import PYTHON, REPO, events_of, make_run, subprocess_env
+from fashionstudio.core.run_folder import STOP_FILE
 from training import checkpoint as ckpt
-from training.events import STOP_FILE
 from training.trainers.base import StopRequested
 
 

@@ -14,7 +14,7 @@ from PySide6.QtCore import QTimer
 
 from fashionstudio.core.runs import LogDelta, RunSpec, checkpoint_files
 from fashionstudio.gui.tabs.train_tab import TrainTab
-from training.events import STOP_FILE
+from fashionstudio.core.run_folder import STOP_FILE
 
 
 @pytest.fixture(autouse=True)

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from fashionstudio.core.modelfile import load_model_file
+from fashionstudio.core.run_folder import read_events
 from training import checkpoint as ckpt
 from training import runner
 from training.config import to_toml
-from training.events import read_events
 from training.export import export_run
 
 RES = 32

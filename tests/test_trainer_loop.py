@@ -20,10 +20,10 @@ from torch import nn
 
 from fashionstudio.core import registry
 from fashionstudio.families import Family
+from fashionstudio.core.run_folder import EventWriter, read_events
 from training import checkpoint as ckpt
 from training import runner
 from training.config import ConfigError, config_from_dict, load_config, schedule_value, to_toml
-from training.events import EventWriter, read_events
 from training.trainers.base import Trainer
 
 HERE = Path(__file__).resolve().parent

@@ -23,9 +23,9 @@ from PIL import Image
 
 from fashionstudio.core.runs import RunLog, summarize_run
 from test_trainer_loop import PYTHON, REPO, events_of, make_run, subprocess_env
+from fashionstudio.core.run_folder import MAX_LINE_BYTES, read_events
 from training import checkpoint as ckpt
 from training import runner
-from training.events import MAX_LINE_BYTES, read_events
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -19,7 +19,6 @@ import hashlib
 import os
 import pickle
 import random
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -28,10 +27,9 @@ import numpy as np
 import torch
 
 from fashionstudio.core.atomic import atomic_write
-
-CHECKPOINT_DIR = "checkpoints"
-BEST = "best.pt"
-_STEP_FILE = re.compile(r"^step_(\d{8,})\.pt$")
+from fashionstudio.core.run_folder import BEST_CHECKPOINT as BEST
+from fashionstudio.core.run_folder import CHECKPOINT_DIR, checkpoint_step
+from fashionstudio.core.run_folder import checkpoint_name as step_name
 
 
 CHECKSUM_KEY = "checksum"
@@ -45,10 +43,6 @@ class CheckpointDamaged(ValueError):
         super().__init__(f"'{Path(path).name}' {reason}.")
         self.path = Path(path)
         self.reason = reason
-
-
-def step_name(step: int) -> str:
-    return f"step_{step:08d}.pt"
 
 
 def _feed(h: Any, obj: Any) -> None:
@@ -217,9 +211,9 @@ def list_checkpoints(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
         return []
     found = []
     for p in folder.iterdir():
-        m = _STEP_FILE.match(p.name)
-        if m:
-            found.append((int(m.group(1)), p))
+        step = checkpoint_step(p.name)
+        if step is not None:
+            found.append((step, p))
     return sorted(found)
 
 

@@ -63,7 +63,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-CONFIG_FILE = "config.toml"
+from fashionstudio.core.run_folder import CONFIG_FILE, to_toml  # noqa: F401 - the run-folder protocol's
+
 PRESETS = ("thesis", "studio", "demo")
 PRESET_DIR = Path(__file__).with_name("configs")
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
@@ -357,41 +358,3 @@ def merge_family_defaults(cfg: RunConfig, lr: dict[str, float], loss: dict[str, 
             raise ConfigError(f"{source}: [loss] {key} must be a {type(value).__name__}, not {given!r}.")
     cfg.loss = {**loss, **{k: (float(v) if isinstance(loss[k], float) else v) for k, v in cfg.loss.items()}}
     cfg.schedules = {**schedules, **cfg.schedules}
-
-
-def to_toml(table: dict[str, Any]) -> str:
-    """Write a config table back as TOML (enough for config files: scalars, lists, nested tables)."""
-    lines: list[str] = []
-    _emit_table(table, [], lines)
-    return "\n".join(lines).strip() + "\n"
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    if value is None:
-        raise ValueError("TOML has no null; leave the key out instead")
-    raise TypeError(f"cannot write {type(value).__name__} as TOML")
-
-
-def _toml_key(key: str) -> str:
-    return key if key.replace("_", "").replace("-", "").isalnum() else _toml_value(key)
-
-
-def _emit_table(table: dict[str, Any], prefix: list[str], lines: list[str]) -> None:
-    subtables = {k: v for k, v in table.items() if isinstance(v, dict)}
-    for key, value in table.items():
-        if key not in subtables and value is not None:
-            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-    for key, value in subtables.items():
-        lines.append("")
-        lines.append("[" + ".".join(_toml_key(k) for k in [*prefix, key]) + "]")
-        _emit_table(value, [*prefix, key], lines)

@@ -8,15 +8,15 @@
 ``RUN_DIR/checkpoints/`` that verifies (checksum, finite weights; newer damaged ones are named, renamed to
 ``*.damaged`` and skipped; ``--steps`` raises the total). ``--until STEP`` stops (checkpoint + ``stopped`` event)
 once STEP steps are done, without changing the run's schedules. Progress goes to ``RUN_DIR/events.jsonl`` and
-stdout (schema: :mod:`training.events`).
+stdout (schema: :mod:`fashionstudio.core.run_folder`).
 
 A run folder is untrusted input (it may come from another machine): ``plugins = [...]`` in its config names
 Python modules, which are imported only with ``--allow-plugins`` (the Train tab asks first). One trainer at a
 time holds a run folder (:mod:`fashionstudio.core.runlock`); a second one exits with a sentence naming the first.
 
-Exit codes: 0 finished or stopped on request (SIGTERM/SIGINT or a ``RUN_DIR/STOP`` file: :mod:`training.events`),
-1 a non-finite loss or an unexpected error, 2 a config problem, 3 the run folder cannot be written (full disk,
-permissions), 4 a data problem, 5 another trainer is working in the run folder.
+Exit codes: 0 finished or stopped on request (SIGTERM/SIGINT or a ``RUN_DIR/STOP`` file:
+:mod:`fashionstudio.core.run_folder`), 1 a non-finite loss or an unexpected error, 2 a config problem, 3 the run
+folder cannot be written (full disk, permissions), 4 a data problem, 5 another trainer is working in the run folder.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def main(argv: list[str]) -> int:
         return EXIT_CONFIG
 
     from fashionstudio.core.runlock import RunLock, RunLocked
-    from training.events import STOP_FILE, EventWriter
+    from fashionstudio.core.run_folder import STOP_FILE, EventWriter
 
     is_main = int(os.environ.get("RANK", "0")) == 0
     lock = RunLock(run_dir, command)

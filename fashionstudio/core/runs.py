@@ -1,7 +1,8 @@
 """Training runs as the Train tab sees them, without Qt: run folders, their events, smoothing and decimation.
 
-A run folder is the whole interface between the app and the trainer (see ``training.events`` and
-``training.config``): ``config.toml`` says what to train, ``events.jsonl`` grows while it trains. This module
+A run folder is the whole interface between the app and the trainer (its protocol:
+:mod:`fashionstudio.core.run_folder`): ``config.toml`` says what to train, ``events.jsonl`` grows while it trains.
+This module
 
 - finds run folders under a runs directory (also ones started from a terminal or copied from another machine),
 - writes a new run folder from a :class:`RunSpec` (what the "New run" dialog asks for), with readable errors,
@@ -13,14 +14,13 @@ A run folder is the whole interface between the app and the trainer (see ``train
 - infers a run's state (new, running, finished, stopped, crashed, running elsewhere: another process holds
   the run folder's lock, or copied mid-run from another machine) from its events, its lock and its process.
 
-Everything read from a run folder is untrusted: events pass :func:`training.events.validate_event` first, so an
-odd line (a step of "abc", a NaN time, 1000 nested brackets, a 200 MB line) is left out and counted, never the
-reason the run list comes up empty.
+Everything read from a run folder is untrusted: events pass :func:`~fashionstudio.core.run_folder.validate_event`
+first, so an odd line (a step of "abc", a NaN time, 1000 nested brackets, a 200 MB line) is left out and counted,
+never the reason the run list comes up empty.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -33,9 +33,11 @@ from typing import Any, Callable
 import numpy as np
 
 from fashionstudio.core import registry
+from fashionstudio.core.run_folder import (  # noqa: F401 - CONFIG_FILE ... are the Train tab's names too
+    CHECKPOINT_DIR, CONFIG_FILE, CONSOLE_FILE, DEFAULT_MODEL_FILE, EVENTS_FILE, decode_lines, read_events, to_toml,
+)
 from fashionstudio.core.runlock import lock_holder, read_holder
 from fashionstudio.families import Family
-from training.events import EVENTS_FILE, decode_lines, read_events  # the trainer's reader: no torch, no Qt
 
 _LFILTER: Any = None
 
@@ -52,10 +54,6 @@ def _lfilter() -> Any:
         _LFILTER = lfilter
     return _LFILTER
 
-CONFIG_FILE = "config.toml"
-CONSOLE_FILE = "console.log"
-CHECKPOINT_DIR = "checkpoints"
-DEFAULT_MODEL_FILE = "model.safetensors"
 
 DATA_KIND_LABELS = {
     "atelier": "Synthetic atelier (generated)",
@@ -231,26 +229,11 @@ def create_run(runs_dir: str | os.PathLike, spec: RunSpec) -> Path:
     try:
         folder.mkdir(parents=True)
         tmp = folder / (CONFIG_FILE + ".tmp")
-        tmp.write_text(_to_toml(spec.to_config()), encoding="utf-8")
+        tmp.write_text(to_toml(spec.to_config()), encoding="utf-8")
         tmp.replace(folder / CONFIG_FILE)
     except OSError as exc:
         raise RunSetupError(f"Cannot create the run folder \"{folder}\": {exc.strerror or exc}.") from None
     return folder
-
-
-def _to_toml(table: dict[str, Any]) -> str:
-    try:  # the trainer's writer is the reference; fall back to a minimal one when training is not installed
-        from training.config import to_toml
-
-        return to_toml(table)
-    except ImportError:  # pragma: no cover - app installed without the trainer
-        lines, subs = [], []
-        for key, value in table.items():
-            (subs if isinstance(value, dict) else lines).append((key, value))
-        out = [f"{k} = {json.dumps(v)}" for k, v in lines]
-        for key, sub in subs:
-            out += ["", f"[{key}]"] + [f"{k} = {json.dumps(v)}" for k, v in sub.items()]
-        return "\n".join(out) + "\n"
 
 
 # ----- smoothing ---------------------------------------------------------------------------------------------------
@@ -567,7 +550,7 @@ class Series:
         return to_x(base[idx]), vals
 
 
-# ----- reading events.jsonl (training.events.read_events) -------------------------------------------------------
+# ----- reading events.jsonl (run_folder.read_events) -----------------------------------------------------------
 def _number(value: Any) -> float:
     """Event values are floats, or the strings "nan"/"inf"/"-inf" the writer uses for non-finite ones."""
     try:

@@ -343,7 +343,7 @@ def evaluate(target: str | Path, *, n: int = 1000, features: str = "atelier", da
     _write_json(out, report)
     report["report_path"] = str(out)
     if run_dir is not None and emit_event:
-        from training.events import EventWriter
+        from fashionstudio.core.run_folder import EventWriter
 
         writer = EventWriter(run_dir, echo=None)
         try:

@@ -25,10 +25,10 @@ import torch
 from torch import nn
 
 from fashionstudio.core import registry
+from fashionstudio.core.run_folder import STOP_FILE, EventWriter
 from training import checkpoint as ckpt
 from training import distributed as dist_util
 from training.config import RunConfig, merge_family_defaults, schedule_value
-from training.events import STOP_FILE, EventWriter
 from training.precision import resolve_precision
 
 CHECKPOINT_FORMAT = "fashionstudio-checkpoint"

@@ -5,7 +5,7 @@ of a crashed run can still be read after the app restarts), and the last stderr 
 banner. ``stop()`` asks the trainer to checkpoint and end: it writes ``RUN_DIR/STOP``, which the trainer looks
 for after every step (the only way on Windows, where ``QProcess.terminate`` posts a WM_CLOSE a console Python
 ignores), and on Linux and macOS also sends SIGTERM, which reaches a trainer busy before its first step too; the
-trainer takes the two as one request (protocol: ``training.events``).
+trainer takes the two as one request (protocol: :mod:`fashionstudio.core.run_folder`).
 
 A run folder is untrusted input (copied from a server, downloaded): the trainer starts with a safe import path
 (``python -P`` and ``PYTHONSAFEPATH=1``, so neither its working folder nor the run folder is on ``sys.path``) in a
@@ -25,7 +25,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal, Slot
 
 from fashionstudio.core.runs import CONSOLE_FILE
-from training.events import STOP_FILE
+from fashionstudio.core.run_folder import STOP_FILE
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,11 @@
-"""The run folder's event log, ``RUN_DIR/events.jsonl``: the one place its schema is defined.
+"""The run-folder protocol: the one module the app and the trainer both import for what a run folder holds.
+
+``config.toml`` (:data:`CONFIG_FILE`, written with :func:`to_toml`) says what to train; ``events.jsonl``
+(:data:`EVENTS_FILE`, schema below) grows while it trains; ``STOP`` (:data:`STOP_FILE`) asks the trainer to stop;
+``checkpoints/`` holds ``step_XXXXXXXX.pt`` (:func:`checkpoint_name`) and ``best.pt``; ``console.log`` the
+trainer's output when the Train tab started it; ``model.safetensors`` the exported model. No torch, no Qt.
+
+The event log, ``RUN_DIR/events.jsonl``:
 
 The trainer appends one JSON object per line and echoes the same line on stdout; the Train tab (or anyone) tails
 the file with :func:`read_events`. Every event has these keys::
@@ -46,6 +53,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 import time
 from pathlib import Path, PurePosixPath
@@ -277,3 +285,62 @@ def read_events(path: str | os.PathLike, from_offset: int = 0, max_bytes: int | 
     except FileNotFoundError:
         return [], from_offset
     return decode_lines(data[: end + 1], stats), from_offset + end + 1
+
+
+# ----- the folder's other files ------------------------------------------------------------------------------------
+CONFIG_FILE = "config.toml"          # what to train: written by the New-run dialog or by hand, read by the trainer
+CONSOLE_FILE = "console.log"         # the trainer's stdout/stderr when the Train tab started it
+CHECKPOINT_DIR = "checkpoints"       # step_XXXXXXXX.pt (checkpoint_name) and best.pt, written atomically
+BEST_CHECKPOINT = "best.pt"
+DEFAULT_MODEL_FILE = "model.safetensors"  # what `python -m training export RUN_DIR` writes by default
+_CHECKPOINT_NAME = re.compile(r"^step_(\d{8,})\.pt$")
+
+
+def checkpoint_name(step: int) -> str:
+    """The file name of the step checkpoint written after ``step`` optimiser steps."""
+    return f"step_{step:08d}.pt"
+
+
+def checkpoint_step(name: str) -> int | None:
+    """The step of a step checkpoint's file name, None for any other name (best.pt, temporary files)."""
+    m = _CHECKPOINT_NAME.match(name)
+    return int(m.group(1)) if m else None
+
+
+# ----- config.toml ---------------------------------------------------------------------------------------------
+def to_toml(table: dict[str, Any]) -> str:
+    """Write a config table back as TOML (enough for config files: scalars, lists, nested tables)."""
+    lines: list[str] = []
+    _emit_table(table, [], lines)
+    return "\n".join(lines).strip() + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if value is None:
+        raise ValueError("TOML has no null; leave the key out instead")
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def _toml_key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() else _toml_value(key)
+
+
+def _emit_table(table: dict[str, Any], prefix: list[str], lines: list[str]) -> None:
+    subtables = {k: v for k, v in table.items() if isinstance(v, dict)}
+    for key, value in table.items():
+        if key not in subtables and value is not None:
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    for key, value in subtables.items():
+        lines.append("")
+        lines.append("[" + ".".join(_toml_key(k) for k in [*prefix, key]) + "]")
+        _emit_table(value, [*prefix, key], lines)
