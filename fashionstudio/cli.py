@@ -19,7 +19,6 @@ arguments). This module never imports Qt.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import sys
 import time
@@ -350,11 +349,6 @@ def generate_settings(state: Any) -> dict[str, Any]:
     return {**state_summary(state), "state": state.to_dict()}
 
 
-def has_generate() -> bool:
-    """The generate command exists once the latent-space module is part of this version."""
-    return importlib.util.find_spec("fashionstudio.core.latent") is not None
-
-
 def cmd_models(args: argparse.Namespace) -> int:
     from fashionstudio.core.modelfile import ModelFileError, read_model_info
 
@@ -413,14 +407,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "the app, else the keypoint CSV beside it)")
     p.set_defaults(func=cmd_pose)
 
-    if has_generate():
-        p = sub.add_parser("generate", help="new images from seeds (StyleGAN2)")
-        p.add_argument("out_dir", metavar="OUT_DIR", help="folder for seedNNNNN.png (created)")
-        p.add_argument("--seeds", required=True, help="seeds, e.g. 0-15 or 3,7,42")
-        p.add_argument("--psi", type=float, default=0.7, help="truncation psi (1 = no truncation; default 0.7)")
-        p.add_argument("--model", metavar="FILE", help="a stylegan2 model file (default: the generate model)")
-        p.add_argument("-q", "--quiet", action="store_true", help="no per-image progress")
-        p.set_defaults(func=cmd_generate)
+    p = sub.add_parser("generate", help="new images from seeds (StyleGAN2)")
+    p.add_argument("out_dir", metavar="OUT_DIR", help="folder for seedNNNNN.png (created)")
+    p.add_argument("--seeds", required=True, help="seeds, e.g. 0-15 or 3,7,42")
+    p.add_argument("--psi", type=float, default=0.7, help="truncation psi (1 = no truncation; default 0.7)")
+    p.add_argument("--model", metavar="FILE", help="a stylegan2 model file (default: the generate model)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no per-image progress")
+    p.set_defaults(func=cmd_generate)
 
     for name, tool_parser in sub.choices.items():  # every tool: the sharpening step after writing
         tool_parser.add_argument("--no-sharpen", action="store_true",

@@ -169,7 +169,6 @@ def test_pose_from_the_library_and_from_a_csv(tmp_path, capsys):
     assert "There is no pose 'no-such-pose'" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not cli.has_generate(), reason="this version has no latent-space module")
 def test_generate_seeds_with_psi(tmp_path, capsys):
     torch.manual_seed(0)
     model = _save(tmp_path / "gen.safetensors", "stylegan2", stylegan2.build(GENERATE, which=["G"]), GENERATE, 16)

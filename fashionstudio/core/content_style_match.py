@@ -24,9 +24,11 @@ from typing import Any
 from PIL import Image
 
 from fashionstudio.core.letterbox import letterbox
-from fashionstudio.core.match import MAX_CANDIDATES, Candidate, MatchResult, check_direction, round_trip_l1
-from fashionstudio.core.pipeline_common import (WARNING_KEY, BatchReport, check_family, check_finite,
-                                                flat_output_warning, network_device, process_folder)
+from fashionstudio.core.match import (
+    MAX_CANDIDATES, Candidate, MatchResult, check_direction, match_folder, round_trip_l1,
+)
+from fashionstudio.core.pipeline_common import (BatchReport, check_family, check_finite, flat_output_warning,
+                                                network_device)
 
 FAMILY = "munit"
 # direction -> (the input's network, the output's network)
@@ -133,16 +135,6 @@ class ContentStyleMatcher:
                    cancel: Callable[[], bool] | None = None,
                    check: Callable[[Image.Image, str], dict[str, Any] | None] | None = None) -> BatchReport:
         """Like :meth:`StyleMatcher.run_folder`: ``<name>.png`` the best candidate, ``<name>_2.png`` ... the rest."""
-        import torch
-
         check_direction(direction)
-
-        def convert(img: Image.Image) -> list[tuple[str, Image.Image, dict[str, Any]]]:
-            result = self.run(img, direction, candidates, seed)
-            return [("" if i == 0 else f"_{i + 1}", c.output,
-                     {**result.settings(i), WARNING_KEY: flat_output_warning(c.output, self.model.name, c.input)})
-                    for i, c in enumerate(result.candidates)]
-
-        with torch.inference_mode():
-            return process_folder(in_dir, out_dir, convert, model=self.model, tool="match",
-                                  progress=progress, cancel=cancel, check=check)
+        return match_folder(self.model, lambda img: self.run(img, direction, candidates, seed), in_dir, out_dir,
+                            progress=progress, cancel=cancel, check=check)

@@ -154,6 +154,25 @@ def _score_pixels(found: list[Candidate]) -> None:
         c.style_distance, c.shape_iou = sd, iou
 
 
+def match_folder(model: Any, run: Callable[[Image.Image], MatchResult], in_dir: str | os.PathLike,
+                 out_dir: str | os.PathLike, *, progress: Callable[[int, int, str], None] | None = None,
+                 cancel: Callable[[], bool] | None = None,
+                 check: Callable[[Image.Image, str], dict[str, Any] | None] | None = None) -> BatchReport:
+    """A folder through a Match pipeline's ``run``: ``<name>.png`` the best candidate, ``<name>_2.png`` ... the
+    rest, each with its settings and any flat-output warning (both Match pipelines write folders this way)."""
+    import torch
+
+    def convert(img: Image.Image) -> list[tuple[str, Image.Image, dict[str, Any]]]:
+        result = run(img)
+        return [("" if i == 0 else f"_{i + 1}", c.output,
+                 {**result.settings(i), WARNING_KEY: flat_output_warning(c.output, model.name, c.input)})
+                for i, c in enumerate(result.candidates)]
+
+    with torch.inference_mode():
+        return process_folder(in_dir, out_dir, convert, model=model, tool="match",
+                              progress=progress, cancel=cancel, check=check)
+
+
 def make_matcher(model: Any) -> Any:
     """The Match pipeline for ``model``: :class:`StyleMatcher` (cyclegan) or ``ContentStyleMatcher`` (munit)."""
     if getattr(model, "family", None) == "munit":
@@ -214,16 +233,6 @@ class StyleMatcher:
         """Match every image of ``in_dir`` into ``out_dir``: ``<name>.png`` (the best candidate), plus
         ``<name>_2.png`` ... for further candidates; unreadable files are reported, never fatal. ``check``: see
         ``process_folder``."""
-        import torch
-
         check_direction(direction)
-
-        def convert(img: Image.Image) -> list[tuple[str, Image.Image, dict[str, Any]]]:
-            result = self.run(img, direction, candidates)
-            return [("" if i == 0 else f"_{i + 1}", c.output,
-                     {**result.settings(i), WARNING_KEY: flat_output_warning(c.output, self.model.name, c.input)})
-                    for i, c in enumerate(result.candidates)]
-
-        with torch.inference_mode():
-            return process_folder(in_dir, out_dir, convert, model=self.model, tool="match",
-                                  progress=progress, cancel=cancel, check=check)
+        return match_folder(self.model, lambda img: self.run(img, direction, candidates), in_dir, out_dir,
+                            progress=progress, cancel=cancel, check=check)
