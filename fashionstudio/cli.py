@@ -164,7 +164,7 @@ def cmd_match(args: argparse.Namespace) -> int:
     matcher = make_matcher(_load_model("match", args.model, args.device))
     sharpener = _sharpener(args)
     # Content/style models draw their candidates' shapes from a seed; CycleGAN has none to take.
-    seeded = {"seed": args.seed} if matcher.model.family == "munit" else {}
+    seeded = {"seed": args.seed} if matcher.seeded else {}
     report = matcher.run_folder(args.in_dir, args.out_dir, args.direction, candidates=args.candidates, **seeded,
                                 progress=_progress(args.quiet),
                                 check=_familiarity(matcher.model, "shoe" if args.direction == "shoe2bag" else "bag"))

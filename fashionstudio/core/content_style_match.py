@@ -41,6 +41,8 @@ MORE_LIKE_SPREAD = 0.35  # standard deviation of the step away from a chosen con
 class ContentStyleMatcher:
     """Runs a loaded content/style model file in either direction. Call inside ``torch.inference_mode()``."""
 
+    seeded = True  # its candidates' shape codes are drawn from a seed (run(..., seed=))
+
     def __init__(self, model: Any) -> None:
         check_family(model, FAMILY, "Match")
         self.model = model

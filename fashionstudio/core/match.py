@@ -174,16 +174,22 @@ def match_folder(model: Any, run: Callable[[Image.Image], MatchResult], in_dir: 
 
 
 def make_matcher(model: Any) -> Any:
-    """The Match pipeline for ``model``: :class:`StyleMatcher` (cyclegan) or ``ContentStyleMatcher`` (munit)."""
-    if getattr(model, "family", None) == "munit":
-        from fashionstudio.core.content_style_match import ContentStyleMatcher
+    """The Match pipeline ``model``'s family declares (``pipeline``): :class:`StyleMatcher` for a translator per
+    direction, ``ContentStyleMatcher`` for content/style codes; :class:`StyleMatcher`, which names what it needs,
+    for a family that declares none."""
+    from fashionstudio.core import registry
+    from fashionstudio.families import resolve
 
-        return ContentStyleMatcher(model)
-    return StyleMatcher(model)
+    family = getattr(model, "family", None)
+    declared = registry.family(family) if family in registry.known_families() else None
+    pipeline = resolve(declared.pipeline) if declared is not None and declared.pipeline else StyleMatcher
+    return pipeline(model)
 
 
 class StyleMatcher:
     """Runs a loaded CycleGAN model file in either direction. Thread-safe for concurrent calls (eval mode)."""
+
+    seeded = False  # its candidates are test-time variations of the input, not drawn from a seed
 
     def __init__(self, model: Any) -> None:
         check_family(model, FAMILY, "Match")

@@ -44,6 +44,7 @@ class Family:
     atelier_kind: str | None = None            # what the synthetic atelier generates for it (None: no atelier data)
     reader_options: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None  # architecture -> reader options
     roles: tuple[tuple[str, str], ...] = ()    # familiarity: (input role the tool scores, dataset item key)
+    pipeline: Ref | None = None                # the tool's pipeline class, where the tool has several (Match)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -54,7 +55,8 @@ class Family:
                              f"not {self.tool!r}.")
         if self.build is None or self.build == "":
             raise ValueError(f"Family '{self.name}' needs a builder.")
-        for what, ref in (("build", self.build), ("trainer", self.trainer), ("evaluation", self.evaluation)):
+        for what, ref in (("build", self.build), ("trainer", self.trainer), ("evaluation", self.evaluation),
+                          ("pipeline", self.pipeline)):
             if isinstance(ref, str) and not _DOTTED.match(ref):
                 raise ValueError(f"Family '{self.name}': {what} must be 'package.module:name', not {ref!r}.")
         if self.default and self.tool not in TOOLS:

@@ -7,5 +7,5 @@ FAMILY = Family(
     build="fashionstudio.models.cyclegan:build", trainer="training.trainers.cyclegan:CycleGANTrainer",
     evaluation="training.metrics.sampling:CYCLEGAN",
     data_kinds=("shoes_bags",), atelier_kind="shoes_bags",
-    roles=(("shoe", "A"), ("bag", "B")),
+    roles=(("shoe", "A"), ("bag", "B")), pipeline="fashionstudio.core.match:StyleMatcher",
 )

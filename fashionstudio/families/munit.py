@@ -7,5 +7,5 @@ FAMILY = Family(
     build="fashionstudio.models.munit:build", trainer="training.trainers.munit:MunitTrainer",
     evaluation="training.metrics.sampling:MUNIT",
     data_kinds=("shoes_bags",), atelier_kind="shoes_bags",
-    roles=(("shoe", "A"), ("bag", "B")),
+    roles=(("shoe", "A"), ("bag", "B")), pipeline="fashionstudio.core.content_style_match:ContentStyleMatcher",
 )

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
@@ -256,7 +257,7 @@ def _app_candidates(ctx: SamplingContext, batch: dict[str, Any], images: Tensor,
     out = []
     for i in range(images.shape[0]):
         photo = tensor_to_pil(images[i].clamp(-1, 1))
-        if ctx.family == "munit":
+        if matcher.seeded:
             seed = int(index[i]) if index is not None else ctx.seed * 100_003 + i
             result = matcher.run(photo, direction, MATCH_CANDIDATES, seed=seed)
         else:
@@ -265,13 +266,13 @@ def _app_candidates(ctx: SamplingContext, batch: dict[str, Any], images: Tensor,
     return torch.stack(out)
 
 
-def _sample_match(ctx: SamplingContext, batch: dict[str, Any]) -> Sampled:
-    """Both directions: the plain translation rows (CycleGAN: G on the input as given; content/style: the app's
-    best candidate) and the app's candidates for the diversity rows."""
+def _sample_match(ctx: SamplingContext, batch: dict[str, Any], direct: bool) -> Sampled:
+    """Both directions: the plain translation rows (``direct``, CycleGAN: G on the input as given; content/style:
+    the app's best candidate) and the app's candidates for the diversity rows."""
     shoes, bags = batch["A"].to(ctx.device), batch["B"].to(ctx.device)
     cands = {"shoe_to_bag": _app_candidates(ctx, batch, shoes.cpu(), "shoe2bag"),
              "bag_to_shoe": _app_candidates(ctx, batch, bags.cpu(), "bag2shoe")}
-    if ctx.family == "cyclegan":
+    if direct:
         s2b, b2s = ctx.networks["G_AB"](shoes), ctx.networks["G_BA"](bags)
     else:
         s2b, b2s = cands["shoe_to_bag"][:, 0], cands["bag_to_shoe"][:, 0]
@@ -346,17 +347,17 @@ _MATCH_BASELINES = (
     "items), duplicates (share of inputs with two candidates within 2/255).")
 
 
-def _match_spec(note: str) -> FamilySpec:
-    return FamilySpec(sample=_sample_match,
+def _match_spec(note: str, direct: bool) -> FamilySpec:
+    return FamilySpec(sample=partial(_sample_match, direct=direct),
                       sets={"shoe_to_bag": ("shoe_to_bag", "bag"), "bag_to_shoe": ("bag_to_shoe", "shoe")},
                       agreements=dict(_MATCH_AGREEMENTS), baselines=f"{_MATCH_BASELINES} {note}",
                       scores=match_scores)
 
 
 CYCLEGAN = _match_spec("Translation rows: G on the input as given; candidates: the app's test-time "
-                       "variations ranked by round trip.")
+                       "variations ranked by round trip.", direct=True)
 MUNIT = _match_spec("Translation rows: the app's best candidate (seeded shape codes ranked by how well "
-                    "the style survives); candidates: the app's first four.")
+                    "the style survives); candidates: the app's first four.", direct=False)
 
 
 # ------------------------------------------------------------------------------------------ Generate (StyleGAN2)
