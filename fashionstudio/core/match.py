@@ -173,7 +173,7 @@ def match_folder(model: Any, run: Callable[[Image.Image], MatchResult], in_dir: 
                               progress=progress, cancel=cancel, check=check)
 
 
-def make_matcher(model: Any) -> Any:
+def pipeline_class(model: Any) -> type:
     """The Match pipeline ``model``'s family declares (``pipeline``): :class:`StyleMatcher` for a translator per
     direction, ``ContentStyleMatcher`` for content/style codes; :class:`StyleMatcher`, which names what it needs,
     for a family that declares none."""
@@ -182,8 +182,12 @@ def make_matcher(model: Any) -> Any:
 
     family = getattr(model, "family", None)
     declared = registry.family(family) if family in registry.known_families() else None
-    pipeline = resolve(declared.pipeline) if declared is not None and declared.pipeline else StyleMatcher
-    return pipeline(model)
+    return resolve(declared.pipeline) if declared is not None and declared.pipeline else StyleMatcher
+
+
+def make_matcher(model: Any) -> Any:
+    """The Match pipeline for ``model`` (:func:`pipeline_class`)."""
+    return pipeline_class(model)(model)
 
 
 class StyleMatcher:

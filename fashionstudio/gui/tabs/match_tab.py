@@ -78,6 +78,13 @@ def faithfulness_words(l1: float) -> str:
     return "far from the input"
 
 
+def _seeded(model: Any) -> bool:
+    """Whether the Match pipeline of ``model``'s family draws its candidates from a seed (other shapes)."""
+    from fashionstudio.core.match import pipeline_class
+
+    return bool(pipeline_class(model).seeded)
+
+
 class MatchTab(ToolTab):
     tool = "match"
     title = "Match"
@@ -282,7 +289,7 @@ class MatchTab(ToolTab):
             from fashionstudio.core.match import make_matcher
 
             matcher = make_matcher(model)
-            if getattr(model, "family", None) != "munit":
+            if not matcher.seeded:
                 return matcher.run(photo, direction, count)
             if near is not None:
                 return matcher.more_like(photo, direction, near, max(2, count), seed=seed)
@@ -296,7 +303,7 @@ class MatchTab(ToolTab):
             self._show_shape_buttons()
 
     def _show_shape_buttons(self) -> None:
-        shapes = getattr(self.model, "family", None) == "munit"
+        shapes = self.model is not None and _seeded(self.model)  # content/style models draw shapes from seeds
         self.other_shapes_button.setVisible(shapes)
         self.more_like_button.setVisible(shapes)
         # A content/style model's candidates are new items of the other kind, not variations of the input.
