@@ -34,10 +34,6 @@ MAX_SIDECAR_BYTES = 16 * 1024 * 1024        # four roles of 160-d statistics tak
 PASS_QUANTILE = 0.995                       # of out-of-sample training-kind scores: the threshold's quantile
 THRESHOLD_MARGIN = 1.05                     # fresh data from another seed sits slightly further out
 
-# The New-run dialog's words for the dataset kinds (core.runs.DATA_KIND_LABELS, which a test keeps in step;
-# core.runs itself reads the trainer's events module, so it is not imported here).
-DATA_LABELS = {"inshop": "DeepFashion In-shop folder", "lookbook": "LookBook folder",
-               "shoes_bags": "Shoes/handbags HDF5 folder", "images": "Folder or .zip of images"}
 _KIND_WORDS = {
     "inshop": "each person photographed in several poses",
     "lookbook": "photos of people wearing a garment, with its product shot",
@@ -318,6 +314,8 @@ class Verdict:
 
 def unfamiliar_message(family: str, learned_from: str) -> str:
     """The banner's sentence: what the model learned from, what that means, how to get a model for such photos."""
+    from fashionstudio.core.runs import DATA_KIND_LABELS  # the New-run dialog's words for the dataset kinds
+
     declared = registry.family(family) if family in registry.known_families() else None
     kind = (declared.atelier_kind if declared else None) or "images"  # what to train on for such photos
     what = learned_from or "its training pictures"
@@ -325,7 +323,7 @@ def unfamiliar_message(family: str, learned_from: str) -> str:
     # "picture", not the role: a person dropped on Match's shoe side is no shoe.
     return (f"This picture is unlike what the model learned from ({what}), so the result will not look like "
             f"it. To work on photos like this one, train a model on such photos: Train tab, New run, {model}"
-            f"Data \u201c{DATA_LABELS.get(kind, kind)}\u201d ({_KIND_WORDS.get(kind, kind)}).")
+            f"Data \u201c{DATA_KIND_LABELS.get(kind, kind)}\u201d ({_KIND_WORDS.get(kind, kind)}).")
 
 
 class FamiliarityChecker:
