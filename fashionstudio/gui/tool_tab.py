@@ -48,7 +48,7 @@ def captioned(caption: str, widget: QWidget) -> QWidget:
 class ToolTab(QWidget):
     """Base class of a tool tab. See the module docstring for what a subclass provides."""
 
-    tool: ClassVar[str] = ""            # model-manager key and registry.TOOL_FAMILY key, e.g. "pose"
+    tool: ClassVar[str] = ""            # model-manager key and the families' tool (registry.tool_families), e.g. "pose"
     title: ClassVar[str] = ""           # tab label, e.g. "Pose"
     source_placeholder: ClassVar[str] = "Drop a photo here"
     result_placeholder: ClassVar[str] = "The result appears here"
