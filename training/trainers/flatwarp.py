@@ -63,18 +63,14 @@ class FlatWarpTrainer(Trainer):
         with self.autocast():
             parts = G.parts(person)
             fake = parts["output"]
-            fake_d = fake.detach()
-            l_dr = losses.d_real(D_R(flat), kind) + losses.d_fake(D_R(fake_d), kind)
-            l_da = losses.d_real(D_A(person, flat), kind) + 0.5 * (
-                losses.d_fake(D_A(person, fake_d), kind) + losses.d_fake(D_A(person, other), kind))
+            l_dr, l_da = losses.domain_transfer_d_losses(D_R, D_A, person, flat, fake, other, kind)
         values = self.check_finite({"D_R": l_dr, "D_A": l_da})
         self.update("D_R", l_dr)
         self.update("D_A", l_da)
 
         self.set_requires_grad(["D_R", "D_A"], False)
         with self.autocast():
-            adv_r = losses.g_adv(D_R(fake), kind)
-            adv_a = losses.g_adv(D_A(person, fake), kind)
+            adv_r, adv_a = losses.domain_transfer_g_adv(D_R, D_A, person, fake, kind)
         self.set_requires_grad(["D_R", "D_A"], True)
         r = person.shape[-1]
         l1_in = masked_mean_l1(fake, flat, mask)

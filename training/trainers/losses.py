@@ -38,6 +38,22 @@ def g_adv(score: torch.Tensor, kind: str) -> torch.Tensor:
     return d_real(score, kind)
 
 
+def domain_transfer_d_losses(D_R, D_A, person: torch.Tensor, flat: torch.Tensor, fake: torch.Tensor,
+                             other: torch.Tensor, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """PixelDTGAN's two discriminator losses: D_R tells real flats from generated ones; D_A tells the person's own
+    flat from a generated one and from another person's flat (half weight each). ``fake`` is detached here."""
+    fake = fake.detach()
+    l_dr = d_real(D_R(flat), kind) + d_fake(D_R(fake), kind)
+    l_da = d_real(D_A(person, flat), kind) + 0.5 * (d_fake(D_A(person, fake), kind) + d_fake(D_A(person, other), kind))
+    return l_dr, l_da
+
+
+def domain_transfer_g_adv(D_R, D_A, person: torch.Tensor, fake: torch.Tensor,
+                          kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The generator's side of :func:`domain_transfer_d_losses`: fool D_R (real-looking) and D_A (associated)."""
+    return g_adv(D_R(fake), kind), g_adv(D_A(person, fake), kind)
+
+
 def masked_l1(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """PGPG's pose-masked L1: |x - y| weighted by (1 + M), so the body counts twice as much as the background."""
     return ((x.float() - y.float()).abs() * (1 + mask.float())).mean()

@@ -37,18 +37,14 @@ class PixelDTGANTrainer(Trainer):
         with self.autocast():
             fake = G(person)
             l1 = (fake.float() - flat.float()).abs().mean()
-            fake_d = fake.detach()
-            l_dr = losses.d_real(D_R(flat), kind) + losses.d_fake(D_R(fake_d), kind)
-            l_da = losses.d_real(D_A(person, flat), kind) + 0.5 * (
-                losses.d_fake(D_A(person, fake_d), kind) + losses.d_fake(D_A(person, other), kind))
+            l_dr, l_da = losses.domain_transfer_d_losses(D_R, D_A, person, flat, fake, other, kind)
         values = self.check_finite({"D_R": l_dr, "D_A": l_da, "l1": l1})
         self.update("D_R", l_dr)
         self.update("D_A", l_da)
 
         self.set_requires_grad(["D_R", "D_A"], False)
         with self.autocast():
-            adv_r = losses.g_adv(D_R(fake), kind)
-            adv_a = losses.g_adv(D_A(person, fake), kind)
+            adv_r, adv_a = losses.domain_transfer_g_adv(D_R, D_A, person, fake, kind)
         self.set_requires_grad(["D_R", "D_A"], True)
         l_g = self.weight("adv_r") * adv_r + self.weight("adv_a") * adv_a + self.weight("l1") * l1
         values.update(self.check_finite({"G_adv_r": adv_r, "G_adv_a": adv_a, "G": l_g}))
