@@ -22,3 +22,17 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def isolated_home(tmp_path, monkeypatch):
+    """Settings, logs and the models folder live under tmp_path, so no test sees the user's (or another test's).
+
+    ``.models`` is not created: a test that needs an existing models folder makes it.
+    """
+    from types import SimpleNamespace
+
+    home, models = tmp_path / "home", tmp_path / "no-models"
+    monkeypatch.setenv("FASHIONSTUDIO_HOME", str(home))
+    monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(models))
+    return SimpleNamespace(home=home, models=models)
