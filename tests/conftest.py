@@ -32,7 +32,7 @@ def isolated_home(tmp_path, monkeypatch):
     """
     from types import SimpleNamespace
 
-    home, models = tmp_path / "home", tmp_path / "no-models"
+    home, models = tmp_path / "home", tmp_path / "models"
     monkeypatch.setenv("FASHIONSTUDIO_HOME", str(home))
     monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(models))
     return SimpleNamespace(home=home, models=models)

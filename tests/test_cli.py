@@ -58,10 +58,8 @@ def match_model(path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(tmp_path / "models"))
-    (tmp_path / "models").mkdir()
+def _env(isolated_home):
+    isolated_home.models.mkdir()
 
 
 @pytest.fixture
@@ -95,8 +93,8 @@ def test_extract_writes_pngs_with_provenance_on_the_chosen_background(tmp_path, 
     assert captured.err.count("returned a blank picture (one flat colour)") == 3
 
 
-def test_default_model_is_found_and_a_corrupt_file_gives_exit_1(tmp_path, photos, capsys):
-    extract_model(tmp_path / "models" / "extract.safetensors")
+def test_default_model_is_found_and_a_corrupt_file_gives_exit_1(tmp_path, isolated_home, photos, capsys):
+    extract_model(isolated_home.models / "extract.safetensors")
     (photos / "torn.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
     code = run("extract", str(photos), str(tmp_path / "out"))
     captured = capsys.readouterr()

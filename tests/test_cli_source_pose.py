@@ -21,10 +21,8 @@ from test_pose_transfer import photo, tiny_pose_model
 
 
 @pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(tmp_path / "models"))
-    (tmp_path / "models").mkdir()
+def _env(isolated_home):
+    isolated_home.models.mkdir()
 
 
 @pytest.fixture(scope="module")

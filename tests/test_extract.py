@@ -53,9 +53,8 @@ def _save(path: Path, family: str, nets: dict, config: dict, name: str) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(tmp_path / "no-models"))
+def _env(isolated_home):
+    """Own settings and no shipped models for every test here."""
 
 
 def person(size=(48, 80), backdrop=(232, 228, 222)) -> Image.Image:

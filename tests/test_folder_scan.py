@@ -14,9 +14,8 @@ from test_cli import extract_model, run
 
 
 @pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(tmp_path / "models"))
+def _env(isolated_home):
+    """Own settings and no shipped models for every test here."""
 
 
 @pytest.fixture

@@ -48,9 +48,8 @@ def match_model(path: Path, ab: tuple | None = RED, ba: tuple | None = BLUE) -> 
 
 
 @pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(tmp_path / "no-models"))
+def _env(isolated_home):
+    """Own settings and no shipped models for every test here."""
 
 
 def shoe(size=(64, 40)) -> Image.Image:

@@ -49,9 +49,8 @@ def munit_model(path: Path, paint: bool = False) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(tmp_path / "no-models"))
+def _env(isolated_home):
+    """Own settings and no shipped models for every test here."""
 
 
 def shoe(size=(64, 40)) -> Image.Image:

@@ -21,9 +21,8 @@ CONTROL_TYPES = (QAbstractButton, QLabel, QAbstractSpinBox, QComboBox, QLineEdit
 
 
 @pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(tmp_path / "no-models"))
+def _env(isolated_home):
+    """Own settings and no shipped models for every test here."""
 
 
 @pytest.fixture

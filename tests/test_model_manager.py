@@ -27,9 +27,7 @@ def _build(config, which=None):
 
 
 @pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(tmp_path / "no-models"))
+def _env(isolated_home):
     registry.register(Family(FAMILY, build=_build))
     BUILD_THREADS.clear()
     yield

@@ -29,9 +29,8 @@ R_WRIST, R_HIP = 4, 8
 
 
 @pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(tmp_path / "no-models"))
+def _env(isolated_home):
+    """Own settings and no shipped models for every test here."""
 
 
 def tiny_warp_model(path, seed: int = 0):

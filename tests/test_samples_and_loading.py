@@ -24,9 +24,8 @@ _open_tabs: list = []
 
 
 @pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(tmp_path / "no-models"))
+def _env(isolated_home):
+    """Own settings and no shipped models for every test here."""
 
 
 @pytest.fixture(autouse=True)

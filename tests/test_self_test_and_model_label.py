@@ -51,9 +51,7 @@ def _build(config, which=None):
 
 
 @pytest.fixture
-def family(tmp_path, monkeypatch):
-    monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(tmp_path / "no-models"))
+def family(isolated_home):
     registry.register(Family(FAMILY, build=_build))
     yield
     registry.unregister(FAMILY)

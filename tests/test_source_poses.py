@@ -15,8 +15,8 @@ from fashionstudio.core.poses import write_pose_csv
 
 
 @pytest.fixture(autouse=True)
-def _home(tmp_path, monkeypatch):
-    monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
+def _home(isolated_home):
+    """Saved source poses go to this test's own settings folder."""
 
 
 def pose01(seed: int = 0) -> np.ndarray:
