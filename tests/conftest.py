@@ -36,3 +36,28 @@ def isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("FASHIONSTUDIO_HOME", str(home))
     monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(models))
     return SimpleNamespace(home=home, models=models)
+
+
+@pytest.fixture
+def open_tool_tab(qtbot):
+    """``open_tool_tab(TabClass)`` makes a shown tool tab on its own CPU model manager.
+
+    The tab's worker and model loads stop before Qt deletes the widgets, as the window does on close (this fixture
+    asks for qtbot, so it tears down first).
+    """
+    from fashionstudio.gui.model_manager import ModelManager
+
+    opened = []
+
+    def make(cls, size: tuple[int, int] = (1100, 700), **kwargs):
+        tab = cls(ModelManager("cpu"), **kwargs)
+        opened.append(tab)
+        qtbot.addWidget(tab)
+        tab.resize(*size)
+        tab.show()
+        return tab
+
+    yield make
+    for tab in reversed(opened):
+        tab.shutdown()
+        tab.manager.shutdown()

@@ -154,15 +154,8 @@ def test_folder_batch_reports_a_corrupt_file_and_writes_the_rest(tmp_path):
 
 
 @pytest.fixture
-def tab(qtbot):
-    manager = ModelManager("cpu")
-    t = ExtractTab(manager)
-    qtbot.addWidget(t)
-    t.resize(1000, 640)
-    t.show()
-    yield t
-    t.shutdown()
-    manager.shutdown()
+def tab(open_tool_tab):
+    return open_tool_tab(ExtractTab, (1000, 640))
 
 
 def test_drop_gives_a_garment_on_the_chosen_background(tab, qtbot, tmp_path):

@@ -10,7 +10,6 @@ import torch
 from PIL import Image
 
 from fashionstudio.core.modelfile import save_model_file
-from fashionstudio.gui.model_manager import ModelManager
 from fashionstudio.gui.tabs.extract_tab import ExtractTab
 from fashionstudio.models import pixeldtgan
 from qt_helpers import drop_file, open_model_and_wait
@@ -41,15 +40,8 @@ def _env(isolated_home):
 
 
 @pytest.fixture
-def tab(qtbot):
-    manager = ModelManager("cpu")
-    t = ExtractTab(manager)
-    qtbot.addWidget(t)
-    t.resize(1000, 640)
-    t.show()
-    yield t
-    t.shutdown()
-    manager.shutdown()
+def tab(open_tool_tab):
+    return open_tool_tab(ExtractTab, (1000, 640))
 
 
 def person() -> Image.Image:

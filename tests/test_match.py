@@ -125,15 +125,8 @@ def test_matcher_refuses_another_family(tmp_path):
 
 
 @pytest.fixture
-def tab(qtbot):
-    manager = ModelManager("cpu")
-    t = MatchTab(manager)
-    qtbot.addWidget(t)
-    t.resize(1100, 700)
-    t.show()
-    yield t
-    t.shutdown()
-    manager.shutdown()
+def tab(open_tool_tab):
+    return open_tool_tab(MatchTab)
 
 
 def test_drop_a_shoe_get_a_bag_then_toggle_to_bag_to_shoe(tab, qtbot, tmp_path):

@@ -128,18 +128,10 @@ def test_copy_label_is_honest():
 
 
 @pytest.fixture
-def tab(qtbot):
-    from fashionstudio.gui.model_manager import ModelManager
+def tab(open_tool_tab):
     from fashionstudio.gui.tabs.match_tab import MatchTab
 
-    manager = ModelManager("cpu")
-    t = MatchTab(manager)
-    qtbot.addWidget(t)
-    t.resize(1100, 700)
-    t.show()
-    yield t
-    t.shutdown()
-    manager.shutdown()
+    return open_tool_tab(MatchTab)
 
 
 def test_match_tab_candidates_more_like_this_and_both_directions(tab, qtbot, tmp_path):

@@ -18,7 +18,6 @@ from fashionstudio.core.modelfile import save_model_file
 from fashionstudio.core.pose_transfer import EMPTY_POSE, NO_SOURCE_POSE, PoseTransfer, default_target_pose
 from fashionstudio.core.poses import empty_pose, write_pose_csv
 from fashionstudio.core.source_poses import SourcePoseStore, normalise_pixels, photo_key
-from fashionstudio.gui.model_manager import ModelManager
 from fashionstudio.gui.tabs.pose_tab import PoseTab
 from fashionstudio.gui.widgets.source_pose_panel import DONE_TEXT, MARK_TEXT
 from fashionstudio.models import posewarp
@@ -47,24 +46,8 @@ def model_files(tmp_path_factory):
             "warp": tiny_warp_model(folder / "warp.safetensors")}
 
 
-_open_tabs: list[PoseTab] = []
-
-
-@pytest.fixture(autouse=True)
-def _shut_tabs_down(qtbot):
-    yield
-    while _open_tabs:
-        tab = _open_tabs.pop()
-        tab.shutdown()
-        tab.manager.shutdown()
-
-
-def make_tab(qtbot, model_path=None) -> PoseTab:
-    tab = PoseTab(ModelManager("cpu"))
-    _open_tabs.append(tab)
-    qtbot.addWidget(tab)
-    tab.resize(1100, 700)
-    tab.show()
+def make_tab(open_tool_tab, qtbot, model_path=None) -> PoseTab:
+    tab = open_tool_tab(PoseTab)
     qtbot.waitUntil(lambda: not tab.library.is_loading(), timeout=10_000)
     if model_path is not None:
         tab.open_model(model_path)
@@ -90,10 +73,10 @@ def drag(widget, start: QPoint, end: QPoint) -> None:
     QTest.mouseRelease(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
 
 
-def test_marking_the_photos_pose_with_the_mouse_saves_it_for_the_file_and_it_comes_back(qtbot, tmp_path):
+def test_marking_the_photos_pose_with_the_mouse_saves_it_for_the_file_and_it_comes_back(qtbot, tmp_path, open_tool_tab):
     path = tmp_path / "look.png"
     photo((90, 150)).save(path)
-    tab = make_tab(qtbot)
+    tab = make_tab(open_tool_tab, qtbot)
     open_photo(qtbot, tab, path)
     panel = tab.source_pose_panel
     assert tab.source_pose() is None and "not known" in panel.label.text()
@@ -119,7 +102,7 @@ def test_marking_the_photos_pose_with_the_mouse_saves_it_for_the_file_and_it_com
     # The next launch, the same file (here a renamed copy): the pose is found, shown, and used as the target.
     copy = tmp_path / "copy of look.png"
     shutil.copy(path, copy)
-    again = make_tab(qtbot)
+    again = make_tab(open_tool_tab, qtbot)
     open_photo(qtbot, again, copy)
     assert again.source_pose() == pytest.approx(marked, abs=1e-4)
     assert "marked by you" in again.source_pose_panel.label.text()
@@ -134,8 +117,8 @@ def test_marking_the_photos_pose_with_the_mouse_saves_it_for_the_file_and_it_com
     assert again.source_pose() is None and SourcePoseStore().get(key) is None
 
 
-def test_a_warping_model_without_the_photos_pose_says_what_to_do_then_runs_once_it_is_marked(qtbot, model_files):
-    tab = make_tab(qtbot, model_files["warp"])
+def test_a_warping_model_without_the_photos_pose_says_what_to_do_then_runs_once_it_is_marked(qtbot, model_files, open_tool_tab):
+    tab = make_tab(open_tool_tab, qtbot, model_files["warp"])
     img = photo((90, 150))
     tab.set_source_image(img)  # pasted: no file, no annotation
     wait_idle(qtbot, tab)
@@ -159,8 +142,8 @@ def test_a_warping_model_without_the_photos_pose_says_what_to_do_then_runs_once_
     assert np.abs(np.asarray(tab.result_canvas.image(), np.float32) - before).max() > 0
 
 
-def test_a_photo_pose_without_a_hip_gives_a_sentence_and_no_stale_result(qtbot, model_files):
-    tab = make_tab(qtbot, model_files["warp"])
+def test_a_photo_pose_without_a_hip_gives_a_sentence_and_no_stale_result(qtbot, model_files, open_tool_tab):
+    tab = make_tab(open_tool_tab, qtbot, model_files["warp"])
     tab.set_source_image(photo((90, 150)))
     panel = tab.source_pose_panel
     qtbot.waitUntil(lambda: not panel.is_looking_up(), timeout=10_000)
@@ -180,7 +163,7 @@ def test_a_photo_pose_without_a_hip_gives_a_sentence_and_no_stale_result(qtbot, 
     assert tab.result_canvas.image() is not None and tab.result_canvas.error_text() is None
 
 
-def test_a_dataset_photo_lends_its_annotated_pose_to_the_warping_model(qtbot, tmp_path, model_files):
+def test_a_dataset_photo_lends_its_annotated_pose_to_the_warping_model(qtbot, tmp_path, model_files, open_tool_tab):
     root = tmp_path / "inshop"
     folder = root / "Img" / "MEN" / "Denim" / "id_00000080"
     folder.mkdir(parents=True)
@@ -188,7 +171,7 @@ def test_a_dataset_photo_lends_its_annotated_pose_to_the_warping_model(qtbot, tm
     photo((88, 128)).convert("RGB").save(path)
     kp = np.round(np.asarray(default_target_pose(88 / 128)) * np.array([128, 88]) - 0.5).astype(np.float32)
     write_pose_csv(root / "fasion-resize-annotation-train.csv", {"fashionMENDenimid0000008001_1front.jpg": kp})
-    tab = make_tab(qtbot, model_files["warp"])
+    tab = make_tab(open_tool_tab, qtbot, model_files["warp"])
     open_photo(qtbot, tab, path)
     wait_idle(qtbot, tab)
     assert "annotated in fasion-resize-annotation-train.csv" in tab.source_pose_panel.label.text()
@@ -212,8 +195,8 @@ class _Gate:
         return self.run(*args, **kwargs)
 
 
-def test_an_older_result_does_not_land_after_the_target_pose_is_emptied(qtbot, model_files):
-    tab = make_tab(qtbot, model_files["pgpg"])
+def test_an_older_result_does_not_land_after_the_target_pose_is_emptied(qtbot, model_files, open_tool_tab):
+    tab = make_tab(open_tool_tab, qtbot, model_files["pgpg"])
     tab.set_source_image(photo((90, 150)))
     wait_idle(qtbot, tab)
     assert tab.result_canvas.image() is not None
@@ -232,8 +215,8 @@ def test_an_older_result_does_not_land_after_the_target_pose_is_emptied(qtbot, m
     assert tab.shown_pose() is None
 
 
-def test_a_target_with_no_joints_on_a_warping_model_gives_its_sentence(qtbot, model_files):
-    tab = make_tab(qtbot, model_files["warp"])
+def test_a_target_with_no_joints_on_a_warping_model_gives_its_sentence(qtbot, model_files, open_tool_tab):
+    tab = make_tab(open_tool_tab, qtbot, model_files["warp"])
     tab.set_source_image(photo((90, 150)))
     qtbot.waitUntil(lambda: not tab.source_pose_panel.is_looking_up(), timeout=10_000)
     tab.source_pose_panel.start_marking()
@@ -245,11 +228,11 @@ def test_a_target_with_no_joints_on_a_warping_model_gives_its_sentence(qtbot, mo
     assert tab.note() == EMPTY_POSE and tab.result_canvas.image() is None
 
 
-def test_a_new_photo_ends_marking_and_looks_up_its_own_pose(qtbot, tmp_path):
+def test_a_new_photo_ends_marking_and_looks_up_its_own_pose(qtbot, tmp_path, open_tool_tab):
     a, b = tmp_path / "a.png", tmp_path / "b.png"
     photo((90, 150)).save(a)
     photo((150, 90), backdrop=(40, 40, 40)).save(b)
-    tab = make_tab(qtbot)
+    tab = make_tab(open_tool_tab, qtbot)
     open_photo(qtbot, tab, a)
     tab.source_pose_panel.start_marking()
     tab.source_pose_panel.overlay.move_joint(R_WRIST, 0.3, 0.3)
@@ -261,10 +244,10 @@ def test_a_new_photo_ends_marking_and_looks_up_its_own_pose(qtbot, tmp_path):
     assert tab.source_pose()[R_WRIST] == pytest.approx((0.3, 0.3))
 
 
-def test_the_skeleton_is_painted_over_the_photo_only_while_marking(qtbot, tmp_path):
+def test_the_skeleton_is_painted_over_the_photo_only_while_marking(qtbot, tmp_path, open_tool_tab):
     path = tmp_path / "look.png"
     photo((90, 150)).save(path)
-    tab = make_tab(qtbot)
+    tab = make_tab(open_tool_tab, qtbot)
     open_photo(qtbot, tab, path)
     canvas, panel = tab.source_canvas, tab.source_pose_panel
 
@@ -288,13 +271,13 @@ def test_the_skeleton_is_painted_over_the_photo_only_while_marking(qtbot, tmp_pa
     assert np.array_equal(shot(), plain)
 
 
-def test_the_sample_person_comes_with_its_pose_so_a_warping_model_runs_on_it(qtbot, model_files):
+def test_the_sample_person_comes_with_its_pose_so_a_warping_model_runs_on_it(qtbot, model_files, open_tool_tab):
     from fashionstudio.core.samples import sample_path
 
     person = sample_path("person")
     img = Image.open(person).convert("RGB")
     backdrop = np.asarray(img)[2, 2].astype(int)
-    tab = make_tab(qtbot, model_files["warp"])
+    tab = make_tab(open_tool_tab, qtbot, model_files["warp"])
     tab.open_sample()
     qtbot.waitUntil(lambda: tab.source_path == person, timeout=10_000)
     wait_idle(qtbot, tab)
@@ -307,8 +290,8 @@ def test_the_sample_person_comes_with_its_pose_so_a_warping_model_runs_on_it(qtb
         assert np.abs(pixel - backdrop).sum() > 40, joint
 
 
-def test_in_a_short_window_the_sentence_brings_the_mark_button_into_view(qtbot, model_files):
-    tab = make_tab(qtbot, model_files["warp"])
+def test_in_a_short_window_the_sentence_brings_the_mark_button_into_view(qtbot, model_files, open_tool_tab):
+    tab = make_tab(open_tool_tab, qtbot, model_files["warp"])
     tab.resize(900, 430)  # the side panel's controls scroll at this height
     qtbot.waitUntil(lambda: tab.controls_scroll.verticalScrollBar().maximum() > 0, timeout=5_000)
     button = tab.source_pose_panel.mark_button
@@ -319,14 +302,14 @@ def test_in_a_short_window_the_sentence_brings_the_mark_button_into_view(qtbot, 
     qtbot.waitUntil(lambda: not button.visibleRegion().isEmpty(), timeout=5_000)
 
 
-def test_the_self_test_runs_a_warping_model(qtbot, model_files, monkeypatch):
-    tab = make_tab(qtbot)
+def test_the_self_test_runs_a_warping_model(qtbot, model_files, monkeypatch, open_tool_tab):
+    tab = make_tab(open_tool_tab, qtbot)
     monkeypatch.setattr(tab.manager, "model_path", lambda key: model_files["warp"])
     report = tab.self_test(timeout_s=20)
     assert report["status"] == "ok", report
 
 
-def test_looking_at_an_annotation_keeps_it_one_and_undo_stays_with_the_photo(qtbot, tmp_path):
+def test_looking_at_an_annotation_keeps_it_one_and_undo_stays_with_the_photo(qtbot, tmp_path, open_tool_tab):
     root = tmp_path / "inshop"
     folder = root / "Img" / "MEN" / "Denim" / "id_00000080"
     folder.mkdir(parents=True)
@@ -336,7 +319,7 @@ def test_looking_at_an_annotation_keeps_it_one_and_undo_stays_with_the_photo(qtb
     write_pose_csv(root / "fasion-resize-annotation-train.csv", {"fashionMENDenimid0000008001_1front.jpg": kp})
     plain = tmp_path / "plain.png"
     photo((90, 150)).save(plain)
-    tab = make_tab(qtbot)
+    tab = make_tab(open_tool_tab, qtbot)
     panel = tab.source_pose_panel
     open_photo(qtbot, tab, plain)
     panel.start_marking()
@@ -352,11 +335,11 @@ def test_looking_at_an_annotation_keeps_it_one_and_undo_stays_with_the_photo(qtb
     assert SourcePoseStore().get(photo_key(annotated)) is None
 
 
-def test_an_imported_64px_annotation_lends_a_256px_photo_its_pose_unsquashed(qtbot, tmp_path):
+def test_an_imported_64px_annotation_lends_a_256px_photo_its_pose_unsquashed(qtbot, tmp_path, open_tool_tab):
     kp = np.round(np.asarray(default_target_pose(1.0)) * 64 - 0.5).astype(np.float32)
     csv = tmp_path / "atelier64.csv"
     write_pose_csv(csv, {"look.png": kp})
-    tab = make_tab(qtbot)
+    tab = make_tab(open_tool_tab, qtbot)
     tab.library.import_csv(csv)
     qtbot.waitUntil(lambda: "atelier64.csv" in tab.note(), timeout=10_000)
     photos = tmp_path / "photos"  # not beside the CSV: only the imported row knows this photo
@@ -368,16 +351,16 @@ def test_an_imported_64px_annotation_lends_a_256px_photo_its_pose_unsquashed(qtb
     assert tab.target_pose()[13][0] > 0.8  # the left ankle near the bottom, not squashed into the top-left
 
 
-def test_the_result_columns_are_named_after_the_model(qtbot, model_files):
-    tab = make_tab(qtbot, model_files["warp"])
+def test_the_result_columns_are_named_after_the_model(qtbot, model_files, open_tool_tab):
+    tab = make_tab(open_tool_tab, qtbot, model_files["warp"])
     assert [label.text() for label in tab.stage_captions] == ["Warped photo", "Result"]
     tab.open_model(model_files["pgpg"])
     qtbot.waitUntil(lambda: tab.model is not None and tab.model.path == model_files["pgpg"], timeout=20_000)
     assert [label.text() for label in tab.stage_captions] == ["Coarse (G1)", "Refined (G2)"]
 
 
-def test_a_refused_request_does_not_cancel_the_newer_one_that_fixed_the_pose(qtbot, model_files):
-    tab = make_tab(qtbot, model_files["warp"])
+def test_a_refused_request_does_not_cancel_the_newer_one_that_fixed_the_pose(qtbot, model_files, open_tool_tab):
+    tab = make_tab(open_tool_tab, qtbot, model_files["warp"])
     tab.set_source_image(photo((90, 150)))
     panel = tab.source_pose_panel
     qtbot.waitUntil(lambda: not panel.is_looking_up(), timeout=10_000)

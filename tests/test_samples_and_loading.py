@@ -15,35 +15,13 @@ from fashionstudio.core import images as core_images
 from fashionstudio.core.resources import resource_path
 from fashionstudio.core.samples import SAMPLES, sample_path
 from fashionstudio.gui import canvas as canvas_module
-from fashionstudio.gui.model_manager import ModelManager
 from fashionstudio.gui.tabs.extract_tab import ExtractTab
 from fashionstudio.gui.tabs.match_tab import MatchTab
 from fashionstudio.gui.tabs.pose_tab import PoseTab
 
-_open_tabs: list = []
-
-
 @pytest.fixture(autouse=True)
 def _env(isolated_home):
     """Own settings and no shipped models for every test here."""
-
-
-@pytest.fixture(autouse=True)
-def _shut_tabs_down(qtbot):
-    yield
-    while _open_tabs:
-        tab = _open_tabs.pop()
-        tab.shutdown()
-        tab.manager.shutdown()
-
-
-def make_tab(qtbot, cls):
-    tab = cls(ModelManager("cpu"))
-    _open_tabs.append(tab)
-    qtbot.addWidget(tab)
-    tab.resize(1100, 700)
-    tab.show()
-    return tab
 
 
 def wait_loaded(qtbot, tab) -> None:
@@ -78,8 +56,8 @@ def test_bundles_must_carry_the_samples():
 
 
 @pytest.mark.parametrize("cls, name", [(PoseTab, "person"), (ExtractTab, "person"), (MatchTab, "shoe")])
-def test_empty_canvas_offers_a_sample_that_opens_through_the_normal_path(qtbot, cls, name):
-    tab = make_tab(qtbot, cls)
+def test_empty_canvas_offers_a_sample_that_opens_through_the_normal_path(qtbot, cls, name, open_tool_tab):
+    tab = open_tool_tab(cls)
     if isinstance(tab, MatchTab):
         tab.set_direction("shoe2bag")
     button = tab.source_canvas.sample_button
@@ -96,24 +74,24 @@ def test_empty_canvas_offers_a_sample_that_opens_through_the_normal_path(qtbot, 
     assert tab.source_image() is None and button.isVisible()
 
 
-def test_match_offers_the_item_its_toggle_expects(qtbot):
-    tab = make_tab(qtbot, MatchTab)
+def test_match_offers_the_item_its_toggle_expects(qtbot, open_tool_tab):
+    tab = open_tool_tab(MatchTab)
     tab.set_direction("bag2shoe")
     assert tab.sample_name() == "bag" and SAMPLES["bag"] in tab.source_canvas.sample_button.text()
     tab.set_direction("shoe2bag")
     assert tab.sample_name() == "shoe" and SAMPLES["shoe"] in tab.source_canvas.sample_button.text()
 
 
-def test_no_offer_when_the_installation_lacks_samples(qtbot, tmp_path, monkeypatch):
+def test_no_offer_when_the_installation_lacks_samples(qtbot, tmp_path, monkeypatch, open_tool_tab):
     (tmp_path / "res").mkdir()
     monkeypatch.setenv("FASHIONSTUDIO_RESOURCES", str(tmp_path / "res"))
-    tab = make_tab(qtbot, ExtractTab)
+    tab = open_tool_tab(ExtractTab)
     assert tab.source_canvas.sample_offer() is None and not tab.source_canvas.sample_button.isVisible()
 
 
 # -- loading ----------------------------------------------------------------------------------------------------
 
-def test_two_files_dropped_in_quick_succession_the_newer_wins(qtbot, tmp_path, monkeypatch):
+def test_two_files_dropped_in_quick_succession_the_newer_wins(qtbot, tmp_path, monkeypatch, open_tool_tab):
     slow = tmp_path / "slow.png"
     fast = tmp_path / "fast.png"
     Image.new("RGB", (40, 30), (200, 0, 0)).save(slow)
@@ -126,7 +104,7 @@ def test_two_files_dropped_in_quick_succession_the_newer_wins(qtbot, tmp_path, m
         return real(path)
 
     monkeypatch.setattr(core_images, "load_image", load)
-    tab = make_tab(qtbot, ExtractTab)
+    tab = open_tool_tab(ExtractTab)
     tab.open_image(slow)
     tab.open_image(fast)
     wait_loaded(qtbot, tab)
@@ -136,7 +114,7 @@ def test_two_files_dropped_in_quick_succession_the_newer_wins(qtbot, tmp_path, m
     assert tab.source_canvas.error_text() is None
 
 
-def test_a_failed_older_load_does_not_cover_the_newer_picture(qtbot, tmp_path, monkeypatch):
+def test_a_failed_older_load_does_not_cover_the_newer_picture(qtbot, tmp_path, monkeypatch, open_tool_tab):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")
     good = tmp_path / "good.png"
@@ -149,14 +127,14 @@ def test_a_failed_older_load_does_not_cover_the_newer_picture(qtbot, tmp_path, m
         return real(path)
 
     monkeypatch.setattr(core_images, "load_image", load)
-    tab = make_tab(qtbot, ExtractTab)
+    tab = open_tool_tab(ExtractTab)
     tab.open_image(bad)
     tab.open_image(good)
     wait_loaded(qtbot, tab)
     assert tab.source_path == good and tab.source_canvas.error_text() is None
 
 
-def test_a_camera_photo_is_scaled_for_display_off_the_gui_thread(qtbot, tmp_path, monkeypatch):
+def test_a_camera_photo_is_scaled_for_display_off_the_gui_thread(qtbot, tmp_path, monkeypatch, open_tool_tab):
     photo = tmp_path / "camera.png"
     Image.new("RGB", (6000, 4000), (90, 120, 150)).save(photo)
     gui_thread = threading.main_thread()
@@ -172,7 +150,7 @@ def test_a_camera_photo_is_scaled_for_display_off_the_gui_thread(qtbot, tmp_path
     monkeypatch.setattr(canvas_module, "pil_to_qimage", spy(canvas_module.pil_to_qimage))
     monkeypatch.setattr(canvas_module, "display_qimage", spy(canvas_module.display_qimage))
     for cls in (PoseTab, ExtractTab, MatchTab):
-        tab = make_tab(qtbot, cls)
+        tab = open_tool_tab(cls)
         conversions.clear()
         tab.open_image(photo)
         wait_loaded(qtbot, tab)
@@ -205,10 +183,10 @@ def test_readme_screenshot_command_works_with_a_sample(tmp_path):
     assert backdrop in colours  # the sample's studio backdrop is on screen
 
 
-def test_a_dropped_heic_photo_names_its_format_and_the_fix(qtbot, tmp_path):
+def test_a_dropped_heic_photo_names_its_format_and_the_fix(qtbot, tmp_path, open_tool_tab):
     heic = tmp_path / "IMG_0042.HEIC"
     heic.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00")
-    tab = make_tab(qtbot, ExtractTab)
+    tab = open_tool_tab(ExtractTab)
     tab.open_image(heic)
     wait_loaded(qtbot, tab)
     error = tab.source_canvas.error_text()
