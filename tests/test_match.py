@@ -116,7 +116,7 @@ def test_matcher_refuses_another_family(tmp_path):
                             which=("G",))
     path = _save(tmp_path / "e.safetensors", "pixeldtgan", nets,
                  {"preset": "demo", "resolution": 32, "g_base": 8, "z_dim": 16, "d_base": 8})
-    with pytest.raises(WrongModelError, match="needs a cyclegan model"):
+    with pytest.raises(WrongModelError, match="Match tool needs a cyclegan or munit model"):
         StyleMatcher(load_model_file(path))
 
 

@@ -164,3 +164,16 @@ def test_match_tab_candidates_more_like_this_and_both_directions(tab, qtbot, tmp
                     timeout=10_000)
     info = read_provenance(tab.export_result(tmp_path / "shoe.png"))["settings"]
     assert info["direction"] == "bag2shoe" and "content_code" in info
+
+
+def test_each_match_pipeline_runs_only_the_families_that_declare_it(tmp_path):
+    """A munit file in the translator pipeline is refused with the pipeline that runs it, and the other way round."""
+    from fashionstudio.core.content_style_match import ContentStyleMatcher
+    from fashionstudio.core.match import StyleMatcher, make_matcher
+    from fashionstudio.core.modelfile import load_model_file
+    from fashionstudio.core.pipeline_common import WrongModelError
+
+    model = load_model_file(munit_model(tmp_path / "m.safetensors"))
+    assert isinstance(make_matcher(model), ContentStyleMatcher)
+    with pytest.raises(WrongModelError, match="munit model, which the ContentStyleMatcher pipeline runs"):
+        StyleMatcher(model)

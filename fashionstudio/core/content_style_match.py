@@ -25,12 +25,11 @@ from PIL import Image
 
 from fashionstudio.core.letterbox import letterbox
 from fashionstudio.core.match import (
-    MAX_CANDIDATES, Candidate, MatchResult, check_direction, match_folder, round_trip_l1,
+    MAX_CANDIDATES, Candidate, MatchResult, check_direction, check_pipeline, match_folder, round_trip_l1,
 )
-from fashionstudio.core.pipeline_common import (BatchReport, check_family, check_finite, flat_output_warning,
+from fashionstudio.core.pipeline_common import (BatchReport, check_finite, flat_output_warning,
                                                 network_device)
 
-FAMILY = "munit"
 # direction -> (the input's network, the output's network)
 NETWORKS = {"shoe2bag": ("G_A", "G_B"), "bag2shoe": ("G_B", "G_A")}
 POOL = 12  # content codes drawn per run; the best-ranked distinct ones are kept
@@ -44,7 +43,7 @@ class ContentStyleMatcher:
     seeded = True  # its candidates' shape codes are drawn from a seed (run(..., seed=))
 
     def __init__(self, model: Any) -> None:
-        check_family(model, FAMILY, "Match")
+        check_pipeline(model, ContentStyleMatcher)
         self.model = model
         self.resolution = model.resolution
         self.content_dim = int(model.networks["G_A"].content_dim)

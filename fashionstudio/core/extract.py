@@ -29,12 +29,10 @@ from PIL import Image
 
 from fashionstudio.core.letterbox import RGB, backdrop_colour, letterbox
 from fashionstudio.core.images import pil_to_tensor, tensor_to_pil
-from fashionstudio.core.pipeline_common import (WARNING_KEY, BatchReport, WrongModelError, check_finite, colour_hex,
+from fashionstudio.core.pipeline_common import (WARNING_KEY, BatchReport, check_finite, check_tool, colour_hex,
                                                 flat_output_warning, network_device, process_folder,
                                                 run_generator)
 
-FAMILY = "pixeldtgan"
-FAMILIES = ("pixeldtgan", "flatwarp")  # the garment extractors this pipeline runs
 WHITE: RGB = (255, 255, 255)
 # Distance from the model's backdrop (max over channels, 0..255): below SOFT a pixel is pure backdrop, above
 # HARD it is garment; in between it is an anti-aliased edge.
@@ -123,9 +121,7 @@ class GarmentExtractor:
     (eval mode)."""
 
     def __init__(self, model: Any) -> None:
-        if model.family not in FAMILIES:
-            raise WrongModelError(f"'{model.path.name}' is a {model.family} model, but the Extract tool needs a "
-                                  f"{FAMILIES[0]} model (or a {', '.join(FAMILIES[1:])} model).")
+        check_tool(model, "extract")
         self.model = model
         self.G = model.networks["G"]
         self.resolution = model.resolution

@@ -27,10 +27,9 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
 from fashionstudio.core.letterbox import RGB, letterbox
-from fashionstudio.core.pipeline_common import (WARNING_KEY, BatchReport, check_family, flat_output_warning,
-                                                process_folder, run_generator)
+from fashionstudio.core.pipeline_common import (WARNING_KEY, BatchReport, WrongModelError, check_tool,
+                                                flat_output_warning, process_folder, run_generator)
 
-FAMILY = "cyclegan"
 # direction -> (forward generator, backward generator, what comes out)
 DIRECTIONS: dict[str, tuple[str, str, str]] = {
     "shoe2bag": ("G_AB", "G_BA", "handbag"),
@@ -185,6 +184,15 @@ def pipeline_class(model: Any) -> type:
     return resolve(declared.pipeline) if declared is not None and declared.pipeline else StyleMatcher
 
 
+def check_pipeline(model: Any, pipeline: type) -> None:
+    """Raise WrongModelError unless ``model`` is a Match model whose family is run by ``pipeline``."""
+    check_tool(model, "match")
+    declared = pipeline_class(model)
+    if declared is not pipeline:
+        raise WrongModelError(f"'{model.path.name}' is a {model.family} model, which the {declared.__name__} "
+                              f"pipeline runs, not {pipeline.__name__}.")
+
+
 def make_matcher(model: Any) -> Any:
     """The Match pipeline for ``model`` (:func:`pipeline_class`)."""
     return pipeline_class(model)(model)
@@ -196,7 +204,7 @@ class StyleMatcher:
     seeded = False  # its candidates are test-time variations of the input, not drawn from a seed
 
     def __init__(self, model: Any) -> None:
-        check_family(model, FAMILY, "Match")
+        check_pipeline(model, StyleMatcher)
         self.model = model
         self.resolution = model.resolution
 

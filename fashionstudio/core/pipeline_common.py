@@ -49,12 +49,13 @@ WARNING_KEY = "_warning"
 FLAT_LEVELS = 0
 
 
-def check_family(model: Any, family: str, tool: str) -> None:
-    """Raise WrongModelError unless the loaded ``model`` is of ``family``."""
-    if model.family != family:
-        raise WrongModelError(
-            f"'{model.path.name}' is a {model.family} model, but the {tool} tool needs a {family} model."
-        )
+def check_tool(model: Any, tool: str) -> None:
+    """Raise WrongModelError unless the loaded ``model``'s family declares ``tool`` as the tool that runs it."""
+    from fashionstudio.core import registry
+
+    sentence = registry.tool_family_error(tool, model.family, model.path.name)
+    if sentence:
+        raise WrongModelError(sentence)
 
 
 def network_device(net: Any) -> Any:

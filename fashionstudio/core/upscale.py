@@ -17,7 +17,6 @@ import numpy as np
 from PIL import Image
 
 UPSCALE_TOOL = "upscale"          # the model file is resources/models/upscale.safetensors (a helper, not a tab)
-UPSCALE_FAMILY = "upscale"
 MAX_INPUT_SIDE = 512              # a larger "result" is not a generator output: sharpening it would be slow
 
 
@@ -53,7 +52,7 @@ class Sharpener:
     def provenance(self) -> dict[str, Any]:
         """What an export records about the sharpening: the model file, its checksum and the factor."""
         return {"model": self.model.path.name, "model_sha256": self.model.sha256, "name": self.model.name,
-                "family": UPSCALE_FAMILY, "scale": self.scale}
+                "family": self.model.family, "scale": self.scale}
 
     def sharpen(self, img: Image.Image) -> Image.Image:
         """``img`` made ``scale`` times larger and cleaned; any size up to :data:`MAX_INPUT_SIDE` per side."""
@@ -71,6 +70,17 @@ class Sharpener:
         return Image.fromarray(np.ascontiguousarray(out), "RGB")
 
 
+def not_a_sharpener(model: Any) -> str | None:
+    """The sentence for a loaded model that cannot sharpen (a family the upscale tool does not run, or no
+    generator), or None when it can."""
+    from fashionstudio.core import registry
+
+    if model.family in registry.tool_families(UPSCALE_TOOL) and "G" in model.networks:
+        return None
+    return (f"Sharpen x4 is off: {model.path.name} is a {model.family} model, not a sharpening (upscale) model; "
+            "results stay at the model's own size.")
+
+
 def load_sharpener(path: str | Path | None = None, device: Any = "cpu") -> Sharpener:
     """Load the upscaler at ``path`` (default: :func:`default_upscaler_path`). Raises :class:`SharpenError` with a
     sentence when there is none, the file is damaged, or it is another family's model."""
@@ -84,9 +94,9 @@ def load_sharpener(path: str | Path | None = None, device: Any = "cpu") -> Sharp
     except ModelFileError as exc:
         raise SharpenError(f"Sharpen x4 is off: the sharpening model {path.name} could not be used ({_clause(exc)}); "
                            "results stay at the model's own size.") from None
-    if model.family != UPSCALE_FAMILY or "G" not in model.networks:
-        raise SharpenError(f"Sharpen x4 is off: {path.name} is a {model.family} model, not a sharpening (upscale) "
-                           "model; results stay at the model's own size.")
+    refusal = not_a_sharpener(model)
+    if refusal:
+        raise SharpenError(refusal)
     model.networks["G"].eval()
     return Sharpener(model)
 

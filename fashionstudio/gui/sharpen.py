@@ -16,7 +16,7 @@ from PIL import Image
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox
 
-from fashionstudio.core.upscale import UPSCALE_TOOL, SharpenError, Sharpener, missing_sentence
+from fashionstudio.core.upscale import UPSCALE_TOOL, SharpenError, Sharpener, missing_sentence, not_a_sharpener
 from fashionstudio.gui.workers import LatestWinsWorker
 
 log = logging.getLogger(__name__)
@@ -67,11 +67,9 @@ class SharpenHelper(QObject):
     def _on_ready(self, key: str, model: Any) -> None:
         if key != UPSCALE_TOOL:
             return
-        from fashionstudio.core.upscale import UPSCALE_FAMILY
-
-        if model.family != UPSCALE_FAMILY or "G" not in model.networks:
-            self._give_up(f"Sharpen x4 is off: {model.path.name} is a {model.family} model, not a sharpening "
-                          "(upscale) model; results stay at the model's own size.")
+        refusal = not_a_sharpener(model)
+        if refusal:
+            self._give_up(refusal)
             return
         self.message = ""
         self._set_sharpener(Sharpener(model))
