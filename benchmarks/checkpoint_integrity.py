@@ -26,7 +26,7 @@ import torch
 def _state(family: str, preset: str) -> dict:
     """A checkpoint-shaped state: the family's networks and an Adam state as large as after one step."""
     from fashionstudio.core import registry
-    from training.trainers.base import family_module
+    from training.trainers.trainer import family_module
 
     arch = dict(getattr(family_module(family), "PRESETS")[preset])
     nets = registry.build_networks(family, arch)

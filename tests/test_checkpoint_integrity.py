@@ -156,7 +156,7 @@ def test_non_finite_weights_are_skipped_on_resume_and_never_saved(tmp_path, caps
     from test_trainer_loop import TinyTrainer  # noqa: F401  (registers the tiny family)
     from training.config import load_config
     from fashionstudio.core.run_folder import EventWriter
-    from training.trainers.base import Loop
+    from training.trainers.loop import Loop
 
     cfg = load_config(run)
     loop = Loop(TinyTrainer(cfg, torch.device("cpu")), run, EventWriter(run, echo=False))
@@ -166,7 +166,7 @@ def test_non_finite_weights_are_skipped_on_resume_and_never_saved(tmp_path, caps
     with torch.no_grad():
         next(loop.t.nets["G"].parameters()).fill_(float("inf"))
     loop.t.step += 1
-    assert loop.save_checkpoint() == loop.last_checkpoint == f"checkpoints/{path.name}"
+    assert loop.save_checkpoint() == loop.checkpoints.last == f"checkpoints/{path.name}"
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before
     loop.events.close()
 

@@ -14,7 +14,7 @@ from fashionstudio.families import BUILTIN, TAB_TOOLS, Family, load_builtin, res
 
 def test_every_builtin_declaration_names_its_module_and_resolves():
     from training.metrics.sampling import FamilySpec
-    from training.trainers.base import Trainer
+    from training.trainers.trainer import Trainer
 
     for name in BUILTIN:
         spec = load_builtin(name)

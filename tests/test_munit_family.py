@@ -111,7 +111,7 @@ def test_content_code_decides_the_item_and_style_code_is_shared():
 def test_preset_files_are_valid_configs():
     from training.config import config_from_dict, merge_family_defaults, preset_path
     from training.trainers import get_trainer
-    from training.trainers.base import resolve_arch
+    from training.trainers.trainer import resolve_arch
 
     for preset in ("studio", "demo"):
         assert preset_path(preset, "munit").is_file()

@@ -15,7 +15,7 @@ import pytest
 from test_trainer_loop import PYTHON, REPO, events_of, make_run, subprocess_env
 from fashionstudio.core.run_folder import STOP_FILE
 from training import checkpoint as ckpt
-from training.trainers.base import StopRequested
+from training.trainers.stop import StopRequested
 
 
 def test_stop_file_and_signal_are_one_request(tmp_path):

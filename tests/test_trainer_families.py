@@ -87,7 +87,7 @@ def test_resume_equals_straight_and_export_matches(family, tmp_path, cache, caps
     # Export writes only the inference networks, with EMA weights where the run has them.
     out = export_run(straight, tmp_path / "model.safetensors", which="latest")
     model = load_model_file(out)
-    from training.trainers.base import family_module
+    from training.trainers.trainer import family_module
 
     assert list(model.networks) == list(family_module(family).INFERENCE_NETWORKS)
     assert model.meta["training"]["steps"] == 5 and model.meta["training"]["config"]["family"] == family
@@ -178,7 +178,7 @@ def test_every_preset_file_is_a_valid_config(family, preset):
     """Each shipped preset loads, knows only its family's losses and optimisers, and matches a model preset."""
     from training.config import config_from_dict, merge_family_defaults, preset_path
     from training.trainers import get_trainer
-    from training.trainers.base import resolve_arch
+    from training.trainers.trainer import resolve_arch
 
     assert preset_path(preset, family).is_file()
     cfg = config_from_dict({"family": family, "preset": preset})

@@ -24,7 +24,7 @@ from fashionstudio.core.run_folder import EventWriter, read_events
 from training import checkpoint as ckpt
 from training import runner
 from training.config import ConfigError, config_from_dict, load_config, schedule_value, to_toml
-from training.trainers.base import Trainer
+from training.trainers.trainer import Trainer
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

@@ -83,7 +83,7 @@ def test_plugin_names_must_be_module_names(tmp_path, capsys):
 def _cyclegan_checkpoint(run: Path, plugins: list[str], family: str = "cyclegan") -> Path:
     from fashionstudio.core import registry
     from fashionstudio.models import cyclegan
-    from training.trainers.base import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
+    from training.trainers.checkpoints import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
 
     arch = {**cyclegan.PRESETS["demo"], "resolution": 32, "g_base": 4, "d_base": 4, "g_res_blocks": 1}
     nets = registry.build_networks("cyclegan", arch)
@@ -113,8 +113,7 @@ def test_export_never_imports_the_plugins_a_checkpoint_names(tmp_path, monkeypat
     assert not marker.exists()
 
 
-def test_train_tab_starts_trainers_with_a_safe_path_outside_the_run(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
+def test_train_tab_starts_trainers_with_a_safe_path_outside_the_run(qtbot, tmp_path, isolated_home):
     from fashionstudio.gui.tabs.train_tab import TrainTab
     from fashionstudio.gui.train.run_process import RunProcess
 
@@ -141,8 +140,7 @@ def test_train_tab_starts_trainers_with_a_safe_path_outside_the_run(qtbot, tmp_p
     tab.shutdown()
 
 
-def test_train_tab_asks_before_running_plugin_code(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
+def test_train_tab_asks_before_running_plugin_code(qtbot, tmp_path, monkeypatch, isolated_home):
     from fashionstudio.gui.tabs.train_tab import TrainTab
 
     runs = tmp_path / "runs"
@@ -200,7 +198,7 @@ BAD_LINES = [
 ]
 
 
-def test_odd_event_fields_never_empty_the_run_list(qtbot, tmp_path, monkeypatch):
+def test_odd_event_fields_never_empty_the_run_list(qtbot, tmp_path, isolated_home):
     runs = tmp_path / "runs"
     bad = _good_run(runs, "bad", BAD_LINES)
     _good_run(runs, "good")
@@ -212,7 +210,6 @@ def test_odd_event_fields_never_empty_the_run_list(qtbot, tmp_path, monkeypatch)
     assert log.info["notes"] == [] and "total_steps" not in log.info  # the odd "started": wrong fields dropped
     assert summarize_run(bad).state == "stopped"
 
-    monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
     from fashionstudio.gui.tabs.train_tab import TrainTab
 
     tab = TrainTab(None, runs_dir=runs)
@@ -306,7 +303,7 @@ def test_a_config_that_is_not_utf8_gets_a_sentence(tmp_path, capsys):
 
 def test_a_relative_run_folder_keeps_its_data_inside_it(tmp_path, monkeypatch):
     from training.trainers import data_adapter
-    from training.trainers.base import DataError
+    from training.data import DatasetError
 
     run = tmp_path / "runs" / "pose"
     run.mkdir(parents=True)
@@ -315,7 +312,7 @@ def test_a_relative_run_folder_keeps_its_data_inside_it(tmp_path, monkeypatch):
 
     def record(cfg, run_dir, kind, resolution, is_main=True):
         seen.append(data_adapter.atelier_folder(cfg, run_dir, kind, resolution))
-        raise DataError("recorded")
+        raise DatasetError("recorded")
 
     monkeypatch.setattr(data_adapter, "ensure_atelier", record)
     monkeypatch.chdir(tmp_path)

@@ -73,7 +73,8 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, which: str = 
     from fashionstudio.core import registry
     from fashionstudio.core.modelfile import save_model_file
     from training import checkpoint as ckpt
-    from training.trainers.base import CHECKPOINT_FORMAT, family_module
+    from training.trainers.checkpoints import CHECKPOINT_FORMAT
+    from training.trainers.trainer import family_module
 
     run_dir = Path(run_dir)
     path = pick_checkpoint(run_dir, which)

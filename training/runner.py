@@ -137,7 +137,7 @@ def main(argv: list[str]) -> int:
             print(f"error: cannot write '{events.path}' either ({exc.strerror or exc}).", file=sys.stderr)
         return code
 
-    from training.trainers.base import StopRequested
+    from training.trainers.stop import StopRequested
 
     stop = StopRequested(stop_file=run_dir / STOP_FILE)
     stop.install()  # from here on, SIGTERM/Ctrl+C/STOP end the run cleanly (also while data is generated)
@@ -171,7 +171,7 @@ def _check_arch(cfg) -> None:
     """The run's [arch] overrides keep the types of its family's preset (a family the registry does not know is
     reported by the trainer lookup that follows)."""
     from training.config import validate_arch
-    from training.trainers.base import family_module
+    from training.trainers.trainer import family_module
 
     try:
         presets = getattr(family_module(cfg.family), "PRESETS", {})
@@ -207,7 +207,8 @@ def _train(command, args, run_dir: Path, events, fail, stop, progress: dict[str,
                                            f"'python -m training run {run_dir}'.")
 
     from training.trainers import get_trainer
-    from training.trainers.base import DataError, Loop
+    from training.data import DatasetError
+    from training.trainers.loop import Loop
 
     info = distributed.init_from_env(device.type)
     try:
@@ -226,7 +227,7 @@ def _train(command, args, run_dir: Path, events, fail, stop, progress: dict[str,
     try:
         with stop_when(stop.poll):
             loop = Loop(trainer, run_dir, events, until=args.until, stop=stop)
-    except (DataError, FileNotFoundError) as exc:
+    except (DatasetError, FileNotFoundError) as exc:
         return fail("data", EXIT_DATA, str(exc))
     except GenerationCancelled:
         stop.clear_stop_file()

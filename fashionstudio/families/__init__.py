@@ -38,7 +38,7 @@ class Family:
     label: str = ""                            # what a designer calls it (New-run dialog, run list, advice)
     paper: str = ""                            # its name in the literature (README table), e.g. "CycleGAN"
     default: bool = False                      # the family of the tool's shipped demo model
-    trainer: Ref | None = None                 # a training.trainers.base.Trainer subclass
+    trainer: Ref | None = None                 # a training.trainers.trainer.Trainer subclass
     evaluation: Ref | None = None              # a training.metrics.sampling.FamilySpec
     data_kinds: tuple[str, ...] = ()           # the real dataset kinds its trainer reads
     atelier_kind: str | None = None            # what the synthetic atelier generates for it (None: no atelier data)

@@ -18,7 +18,8 @@ SPLITS = ("train", "test", "all")
 
 
 class DatasetError(ValueError):
-    """A dataset folder that is missing, wrong or incomplete. The message names the path and what was expected."""
+    """The data cannot feed the run: a dataset folder that is missing, wrong or incomplete (the message names the
+    path and what was expected), fewer examples than one batch, or a ``[data]`` setting that does not fit."""
 
 
 def require_dir(path: Path, what: str) -> Path:

@@ -1,6 +1,11 @@
-"""One trainer per GAN family over the small common loop in :mod:`training.trainers.base`.
+"""One trainer per GAN family over one common loop.
 
-``get_trainer(family)`` returns the :class:`~training.trainers.base.Trainer` subclass the family's declaration
+``trainer`` holds the :class:`~training.trainers.trainer.Trainer` base class a family subclasses, ``loop`` the
+training loop that runs it in a run folder, ``batches`` the data order and the fixed held-out inputs, ``samples``
+the sample grids, ``checkpoints`` what a checkpoint holds and how a run continues from one, ``stop`` the stop
+requests (signals, stop file), ``data_adapter`` which dataset a family reads.
+
+``get_trainer(family)`` returns the Trainer subclass the family's declaration
 (:class:`fashionstudio.families.Family`, ``trainer``) names; plug-ins declare theirs with
 ``fashionstudio.core.registry.register``.
 """

@@ -37,7 +37,7 @@ from torchvision.transforms.v2.functional import gaussian_blur
 
 from training.trainers import losses
 from training.trainers.augment import diff_augment, parse_policy
-from training.trainers.base import Trainer
+from training.trainers.trainer import Trainer
 
 
 class CycleGANTrainer(Trainer):

@@ -14,7 +14,7 @@ from typing import Any
 
 from fashionstudio.core import registry
 from training.config import RunConfig
-from training.trainers.base import DataError
+from training.data import DatasetError, make_dataset
 
 
 def atelier_folder(cfg: RunConfig, run_dir: Path, kind: str, resolution: int) -> Path:
@@ -43,8 +43,6 @@ def ensure_atelier(cfg: RunConfig, run_dir: Path, kind: str, resolution: int, is
 def family_dataset(cfg: RunConfig, run_dir: Path, split: str, arch: dict[str, Any] | None = None,
                    dist: Any = None) -> Any:
     """The dataset of ``split`` for ``cfg``'s family, generating the atelier first if asked."""
-    from training.data import DatasetError, make_dataset
-
     arch = arch or {}
     resolution = int(arch.get("resolution") or cfg.resolution or 64)
     family = registry.family(cfg.family)
@@ -53,7 +51,7 @@ def family_dataset(cfg: RunConfig, run_dir: Path, split: str, arch: dict[str, An
     options = {**family.default_reader_options(arch), **cfg.data.options}
     if kind == "atelier":
         if default_kind is None:
-            raise DataError(f"There is no synthetic atelier data for the family '{cfg.family}'.")
+            raise DatasetError(f"There is no synthetic atelier data for the family '{cfg.family}'.")
         kind = default_kind
         is_main = dist is None or dist.is_main
         path = ensure_atelier(cfg, run_dir, kind, resolution, is_main)
@@ -63,12 +61,10 @@ def family_dataset(cfg: RunConfig, run_dir: Path, split: str, arch: dict[str, An
             torch.distributed.barrier()
     else:
         if not cfg.data.path:
-            raise DataError(f"config.toml [data] kind = \"{kind}\" needs a path: set [data] path to the dataset "
-                            "folder.")
+            raise DatasetError(f"config.toml [data] kind = \"{kind}\" needs a path: set [data] path to the "
+                               "dataset folder.")
         path = Path(cfg.data.path)
     try:
         return make_dataset(kind, path, split=split, resolution=resolution, **options)
-    except DatasetError as exc:
-        raise DataError(str(exc)) from None
     except TypeError as exc:  # an option the reader does not take
-        raise DataError(f"[data] options do not fit the '{kind}' reader: {exc}") from None
+        raise DatasetError(f"[data] options do not fit the '{kind}' reader: {exc}") from None

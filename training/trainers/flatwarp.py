@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from training.trainers import losses
-from training.trainers.base import Trainer
 from training.trainers.posewarp import AtelierFeatureLoss
+from training.trainers.trainer import Trainer
 
 
 def masked_mean_l1(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

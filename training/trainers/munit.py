@@ -22,7 +22,7 @@ import torch
 
 from training.trainers import losses
 from training.trainers.augment import diff_augment, parse_policy
-from training.trainers.base import Trainer
+from training.trainers.trainer import Trainer
 
 
 def kl_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

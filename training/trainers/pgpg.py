@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from training.trainers import losses
-from training.trainers.base import Trainer
+from training.trainers.trainer import Trainer
 
 
 def pose_image(pose: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from training.trainers import losses
-from training.trainers.base import Trainer
+from training.trainers.trainer import Trainer
 
 
 class PixelDTGANTrainer(Trainer):

@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from training.trainers import losses
-from training.trainers.base import Trainer
 from training.trainers.pgpg import pose_image
+from training.trainers.trainer import Trainer
 
 FEATURE_LAYERS = (0, 1, 3, 5)  # trunk outputs at 64, 32, 16 and 8 px: texture to parts, not class decisions
 

@@ -20,7 +20,8 @@ import torch.nn.functional as F
 
 from training import distributed as dist_util
 from training.trainers.augment import diff_augment, parse_policy
-from training.trainers.base import Trainer, collate
+from training.trainers.batches import collate
+from training.trainers.trainer import Trainer
 
 
 class StyleGAN2Trainer(Trainer):

@@ -15,8 +15,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from training.trainers.base import DataError, Trainer
+from training.data import DatasetError
 from training.trainers.posewarp import AtelierFeatureLoss
+from training.trainers.trainer import Trainer
 
 # The atelier kinds whose pictures the tools make (person photos, flats, shoes and bags, catalogue images).
 ATELIER_KINDS = ("inshop", "lookbook", "shoes_bags", "images")
@@ -25,7 +26,6 @@ ATELIER_KINDS = ("inshop", "lookbook", "shoes_bags", "images")
 def upscale_dataset(cfg: Any, run_dir: Path, split: str, arch: dict[str, Any], dist: Any = None) -> Any:
     """The pairs of ``split``: the four atelier kinds rendered at the output size, or the pictures of [data] path
     (a folder or .zip of images; ``kind = "shoes_bags"`` reads the HDF5 pair)."""
-    from training.data import DatasetError
     from training.data.upscale_pairs import UpscalePairs
     from training.trainers.data_adapter import ensure_atelier
 
@@ -40,18 +40,18 @@ def upscale_dataset(cfg: Any, run_dir: Path, split: str, arch: dict[str, Any], d
             torch.distributed.barrier()
     else:
         if not cfg.data.path:
-            raise DataError(f"config.toml [data] kind = \"{cfg.data.kind}\" needs a path: set [data] path to the "
-                            "folder of clean pictures.")
+            raise DatasetError(f"config.toml [data] kind = \"{cfg.data.kind}\" needs a path: set [data] path to "
+                               "the folder of clean pictures.")
         if cfg.data.kind not in ("images", "inshop", "lookbook", "shoes_bags"):
-            raise DataError(f"The upscaler trains on pictures (kind images, inshop, lookbook or shoes_bags), "
-                            f"not '{cfg.data.kind}'.")
+            raise DatasetError(f"The upscaler trains on pictures (kind images, inshop, lookbook or shoes_bags), "
+                               f"not '{cfg.data.kind}'.")
         sources = [(cfg.data.kind, Path(cfg.data.path))]
     try:
         return UpscalePairs(sources, split, res, scale, seed=cfg.seed,
                             clean_share=float(cfg.data.options.get("clean_share", 0.25)),
                             crop=int(cfg.data.options.get("crop", 0)))
-    except (DatasetError, ValueError) as exc:
-        raise DataError(str(exc)) from None
+    except ValueError as exc:  # UpscalePairs' own checks of the pictures are data errors too
+        raise DatasetError(str(exc)) from None
 
 
 class UpscaleTrainer(Trainer):
