@@ -1,11 +1,9 @@
 """PoseEditor: the target-pose skeleton editor of the Pose tab.
 
-The 18 joints (COCO/OpenPose order) are drawn as a coloured skeleton over a faint mannequin silhouette built from
-the same joints, inside a frame with the source photo's aspect ratio. Joints are dragged with the mouse; with
-mirroring on, the left/right twin of the dragged joint follows, reflected about the neck's vertical line. The
-editor keeps its own undo stack (Ctrl+Z / Ctrl+Shift+Z while it has focus).
-
-The pose is normalised (y, x) in [0, 1] of the frame, -1 for a missing joint (see core.pose_transfer).
+The view of a core.pose_edit.PoseEdit (the pose, mirroring, undo): the 18 joints are drawn as a coloured skeleton
+over a faint mannequin silhouette built from the same joints (widgets.skeleton_painting), inside a frame with the
+source photo's aspect ratio. Joints are dragged with the mouse; Ctrl+Z / Ctrl+Shift+Z undo and redo pose edits
+while the editor has focus.
 
 With ``overlay=True`` the same editor marks the pose of the person in a photo: it is laid over the input canvas
 (transparent, no frame or mannequin), its frame is the rectangle where the canvas draws the photo
@@ -19,38 +17,16 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import (
-    QColor, QFont, QImage, QKeyEvent, QKeySequence, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen,
-    QPolygonF,
-)
+from PySide6.QtGui import QImage, QKeyEvent, QKeySequence, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
-from fashionstudio.core.pose_transfer import default_target_pose, refit_pose
-from fashionstudio.core.poses import FLIP_PERMUTATION, KEYPOINT_NAMES, LIMB_COLOURS, LIMBS, NUM_KEYPOINTS
+from fashionstudio.core.pose_edit import PoseEdit, joint_label
+from fashionstudio.gui.widgets.skeleton_painting import (
+    FRAME_BORDER, FRAME_FILL, SELECTED, draw_hint, draw_silhouette, draw_skeleton, joint_points,
+)
 
-MISSING = -1.0
-_UNDO_LIMIT = 100
 _PICK_RADIUS_PX = 14.0
-_SILHOUETTE = QColor(120, 128, 140, 40)
-_FRAME_FILL = QColor("#fbfbfc")
-_FRAME_BORDER = QColor("#cfd3da")
-_TEXT = QColor("#6b717b")
-_SELECTED = QColor("#3b6fd8")
-_OUTLINE = QColor(20, 22, 28, 170)
-_HINT_PANEL = QColor(255, 255, 255, 225)
-
-
-def joint_label(index: int) -> str:
-    """'left elbow' for KEYPOINT_NAMES' 'left_elbow'."""
-    return KEYPOINT_NAMES[index].replace("_", " ")
-
-
-def _joint_colour(index: int) -> QColor:
-    # The colour of the limb that ends at this joint, so a joint matches the bone leading to it.
-    for (a, b), rgb in zip(LIMBS, LIMB_COLOURS):
-        if b == index:
-            return QColor(*rgb)
-    return QColor(*LIMB_COLOURS[0])
+_HIDDEN_NOTE = " (hidden: Insert or right-click brings it back)"
 
 
 class PoseEditor(QWidget):
@@ -66,18 +42,12 @@ class PoseEditor(QWidget):
         super().__init__(parent)
         self._overlay = overlay
         self._frame: QRectF | None = None  # overlay: where the photo is drawn, in this widget's coordinates
-        self._aspect = 176 / 256
-        self._pose = default_target_pose(self._aspect)
-        self._undo: list[np.ndarray] = []
-        self._redo: list[np.ndarray] = []
-        self._selected = 1  # the neck: a joint every pose has, in the middle of the figure
+        self.edit = PoseEdit()
         self._dragging: int | None = None
         self._hover: int | None = None
-        self._coalesce: int | None = None  # joint whose keyboard/scripted moves merge into one undo step
         self._backdrop: QImage | None = None
         self._backdrop_caption = ""
         self._reference: QImage | None = None  # the input photo, drawn faintly so the pose can be placed on it
-        self.mirror = False
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -94,42 +64,47 @@ class PoseEditor(QWidget):
             self.setAccessibleName("Target pose editor")
             self.setToolTip(f"Drag a joint to change the pose. {keys}")
 
-    # -- pose state ------------------------------------------------------------------------------------------------
+    # -- pose state (kept by self.edit; each change is redrawn and announced) --------------------------------------
     def pose(self) -> np.ndarray:
         """A copy of the pose: (18, 2) float32 normalised (y, x), -1 for a missing joint."""
-        return self._pose.copy()
+        return self.edit.pose.copy()
+
+    def _changed(self, final: bool = True) -> None:
+        self.update()
+        self.pose_changed.emit(final)
 
     def set_pose(self, pose: np.ndarray, *, undoable: bool = True) -> None:
         """Replace the whole pose (library pick, reset, a photo's own pose)."""
-        pose = np.asarray(pose, dtype=np.float32).reshape(NUM_KEYPOINTS, 2).copy()
-        if undoable:
-            self._push_undo()
-        self._pose = pose
+        self.edit.set_pose(pose, undoable=undoable)
         self._backdrop = None
-        self.update()
-        self.pose_changed.emit(True)
+        self._changed()
 
     def aspect(self) -> float:
-        return self._aspect
+        return self.edit.aspect
 
     def set_aspect(self, aspect: float) -> None:
         """Match the frame to a new photo's aspect ratio (w/h); the pose is refitted, not stretched."""
-        if aspect <= 0 or abs(aspect - self._aspect) < 1e-6:
-            return
-        self._pose = refit_pose(self._pose, self._aspect, aspect)
-        self._undo = [refit_pose(p, self._aspect, aspect) for p in self._undo]
-        self._redo = [refit_pose(p, self._aspect, aspect) for p in self._redo]
-        self._aspect = aspect
-        self.update()
+        if self.edit.set_aspect(aspect):
+            self.update()
+
+    @property
+    def mirror(self) -> bool:
+        """Whether the left/right twin of a moved joint follows (set with ``set_mirror``)."""
+        return self.edit.mirror
+
+    def set_mirror(self, on: bool) -> None:
+        if on != self.edit.mirror:
+            self.edit.mirror = on
+            self.update()
+            self.mirror_changed.emit(on)
 
     def selected_joint(self) -> int:
-        return self._selected
+        return self.edit.selected
 
     def select_joint(self, index: int) -> None:
-        self._selected = int(index) % NUM_KEYPOINTS
-        self._coalesce = None
+        self.edit.select(index)
         self.update()
-        self.joint_selected.emit(self._selected)
+        self.joint_selected.emit(self.edit.selected)
 
     def is_dragging(self) -> bool:
         return self._dragging is not None
@@ -137,86 +112,37 @@ class PoseEditor(QWidget):
     def move_joint(self, index: int, y: float, x: float, *, final: bool = True, coalesce: bool = False) -> None:
         """Put joint ``index`` at normalised (y, x) (clamped to the frame); with ``mirror`` its twin follows.
         ``coalesce`` merges consecutive moves of one joint into a single undo step (arrow keys, scripts)."""
-        index = int(index)
-        if not 0 <= index < NUM_KEYPOINTS:
-            raise IndexError(f"joint index must be 0..17, got {index}")
-        if coalesce:
-            if self._coalesce != index:
-                self._push_undo()
-                self._coalesce = index
-        y = float(np.clip(y, 0.0, 1.0))
-        x = float(np.clip(x, 0.0, 1.0))
-        self._pose[index] = (y, x)
-        if self.mirror:
-            self._mirror_twin(index)
-        self.update()
-        self.pose_changed.emit(final)
-
-    def _mirror_twin(self, index: int) -> None:
-        twin = FLIP_PERMUTATION[index]
-        if twin == index:
-            return
-        axis = self._pose[1, 1] if self._pose[1, 1] >= 0 else 0.5  # the neck's vertical line, else the middle
-        y, x = self._pose[index]
-        self._pose[twin] = (y, float(np.clip(2 * axis - x, 0.0, 1.0)))
+        self.edit.move_joint(index, y, x, coalesce=coalesce)
+        self._changed(final)
 
     def hide_joint(self, index: int) -> None:
         """Mark a joint missing (the network then gets an empty heatmap for it)."""
-        if self._pose[index, 0] < 0:
-            return
-        self._push_undo()
-        self._pose[index] = (MISSING, MISSING)
-        self.update()
-        self.pose_changed.emit(True)
+        if self.edit.hide_joint(index):
+            self._changed()
 
     def restore_joint(self, index: int) -> None:
         """Bring a missing joint back where the standing pose has it (mirrored twin's place if it has one)."""
-        if self._pose[index, 0] >= 0:
-            return
-        self._push_undo()
-        twin = FLIP_PERMUTATION[index]
-        axis = self._pose[1, 1] if self._pose[1, 1] >= 0 else 0.5
-        if twin != index and self._pose[twin, 0] >= 0:
-            self._pose[index] = (self._pose[twin, 0], np.clip(2 * axis - self._pose[twin, 1], 0, 1))
-        else:
-            self._pose[index] = default_target_pose(self._aspect)[index]
-        self.update()
-        self.pose_changed.emit(True)
-
-    # -- undo ------------------------------------------------------------------------------------------------------
-    def _push_undo(self) -> None:
-        self._undo.append(self._pose.copy())
-        del self._undo[:-_UNDO_LIMIT]
-        self._redo.clear()
+        if self.edit.restore_joint(index):
+            self._changed()
 
     def can_undo(self) -> bool:
-        return bool(self._undo)
+        return self.edit.can_undo()
 
     def clear_undo(self) -> None:
         """Forget the undo and redo history (the pose now belongs to another picture)."""
-        self._undo.clear()
-        self._redo.clear()
-        self._coalesce = None
+        self.edit.clear_undo()
 
     def undo(self) -> bool:
         """Go back one pose edit (a whole drag is one edit). False when there is nothing to undo."""
-        if not self._undo:
+        if not self.edit.undo():
             return False
-        self._redo.append(self._pose.copy())
-        self._pose = self._undo.pop()
-        self._coalesce = None
-        self.update()
-        self.pose_changed.emit(True)
+        self._changed()
         return True
 
     def redo(self) -> bool:
-        if not self._redo:
+        if not self.edit.redo():
             return False
-        self._undo.append(self._pose.copy())
-        self._pose = self._redo.pop()
-        self._coalesce = None
-        self.update()
-        self.pose_changed.emit(True)
+        self._changed()
         return True
 
     # -- backdrop (a DensePose IUV target is shown instead of the skeleton) -----------------------------------------
@@ -250,19 +176,15 @@ class PoseEditor(QWidget):
         if self._frame is not None and self._frame.width() > 0 and self._frame.height() > 0:
             return QRectF(self._frame)
         area = QRectF(self.rect()).adjusted(8, 8, -8, -28)
-        w = min(area.width(), area.height() * self._aspect)
-        h = w / self._aspect
+        w = min(area.width(), area.height() * self.edit.aspect)
+        h = w / self.edit.aspect
         rect = QRectF(0, 0, w, h)
         rect.moveCenter(area.center())
         return rect
 
     def joint_position(self, index: int) -> QPointF | None:
         """Widget coordinates of joint ``index`` (None when it is missing)."""
-        y, x = self._pose[index]
-        if y < 0 or x < 0:
-            return None
-        r = self.frame_rect()
-        return QPointF(r.left() + x * r.width(), r.top() + y * r.height())
+        return joint_points(self.edit.pose, self.frame_rect())[index]
 
     def to_normalised(self, pos: QPointF) -> tuple[float, float]:
         r = self.frame_rect()
@@ -270,8 +192,7 @@ class PoseEditor(QWidget):
 
     def joint_at(self, pos: QPointF) -> int | None:
         best, best_d = None, _PICK_RADIUS_PX
-        for i in range(NUM_KEYPOINTS):
-            p = self.joint_position(i)
+        for i, p in enumerate(joint_points(self.edit.pose, self.frame_rect())):
             if p is None:
                 continue
             d = float(np.hypot(p.x() - pos.x(), p.y() - pos.y()))
@@ -289,10 +210,8 @@ class PoseEditor(QWidget):
         joint = self.joint_at(event.position())
         if joint is None:
             return
-        self._push_undo()  # one undo step per drag, taken before the first move
-        self._coalesce = None
+        self.edit.begin_drag(joint)  # one undo step per drag, taken before the first move
         self._dragging = joint
-        self._selected = joint
         self.joint_selected.emit(joint)
         self.update()
 
@@ -321,25 +240,19 @@ class PoseEditor(QWidget):
         joint = self.joint_at(QPointF(event.pos()))
         if joint is not None:
             menu.addAction(f"Hide the {joint_label(joint)}", lambda j=joint: self.hide_joint(j))
-        missing = [i for i in range(NUM_KEYPOINTS) if self._pose[i, 0] < 0]
+        missing = self.edit.missing_joints()
         if missing:
             sub = menu.addMenu("Show a hidden joint")
             for i in missing:
                 sub.addAction(joint_label(i).capitalize(), lambda j=i: self.restore_joint(j))
         menu.addSeparator()
         menu.addAction("Undo pose change", self.undo).setEnabled(self.can_undo())
-        menu.addAction("Redo pose change", self.redo).setEnabled(bool(self._redo))
+        menu.addAction("Redo pose change", self.redo).setEnabled(self.edit.can_redo())
         mirror = menu.addAction("Mirror left and right while dragging")
         mirror.setCheckable(True)
         mirror.setChecked(self.mirror)
         mirror.toggled.connect(self.set_mirror)
         menu.exec(event.globalPos())
-
-    def set_mirror(self, on: bool) -> None:
-        if on != self.mirror:
-            self.mirror = on
-            self.update()
-            self.mirror_changed.emit(on)
 
     # -- keyboard --------------------------------------------------------------------------------------------------
     def event(self, event) -> bool:  # noqa: A003 - Qt API
@@ -362,19 +275,18 @@ class PoseEditor(QWidget):
         step = 0.05 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 0.01
         moves = {Qt.Key.Key_Left: (0, -step), Qt.Key.Key_Right: (0, step),
                  Qt.Key.Key_Up: (-step, 0), Qt.Key.Key_Down: (step, 0)}
+        selected = self.edit.selected
         if key in (Qt.Key.Key_BracketRight, Qt.Key.Key_N):
-            self.select_joint(self._selected + 1)
+            self.select_joint(selected + 1)
         elif key in (Qt.Key.Key_BracketLeft, Qt.Key.Key_P):
-            self.select_joint(self._selected - 1)
+            self.select_joint(selected - 1)
         elif key in moves and self._backdrop is None:
-            y, x = self._pose[self._selected]
-            if y >= 0:
-                dy, dx = moves[key]
-                self.move_joint(self._selected, y + dy, x + dx, coalesce=True)
+            if self.edit.nudge(*moves[key]):
+                self._changed()
         elif key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
-            self.hide_joint(self._selected)
+            self.hide_joint(selected)
         elif key in (Qt.Key.Key_Insert, Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self.restore_joint(self._selected)
+            self.restore_joint(selected)
         elif key == Qt.Key.Key_M:
             self.set_mirror(not self.mirror)
         else:
@@ -402,8 +314,8 @@ class PoseEditor(QWidget):
             self._paint_overlay(p, frame)
             p.end()
             return
-        p.setPen(QPen(_SELECTED if self.hasFocus() else _FRAME_BORDER, 1))
-        p.setBrush(_FRAME_FILL)
+        p.setPen(QPen(SELECTED if self.hasFocus() else FRAME_BORDER, 1))
+        p.setBrush(FRAME_FILL)
         p.drawRoundedRect(frame, 6, 6)
         if self._backdrop is not None:
             img = self._backdrop
@@ -420,15 +332,12 @@ class PoseEditor(QWidget):
             p.setOpacity(0.22)
             p.drawImage(frame, self._reference)
             p.restore()
-        self._draw_silhouette(p, frame)
+        draw_silhouette(p, self.edit.pose, frame)
         self._draw_skeleton(p, frame)
         if self._hover is not None and self._dragging is None:
             hint = f"{joint_label(self._hover).capitalize()}: drag to move, right-click to hide"
         else:
-            name = joint_label(self._selected)
-            if self._pose[self._selected, 0] < 0:
-                name += " (hidden: Insert or right-click brings it back)"
-            hint = f"{'Mirror on · ' if self.mirror else ''}Selected: {name}"
+            hint = f"{'Mirror on · ' if self.mirror else ''}Selected: {self._selected_name()}"
         self._draw_hint(p, hint)
         p.end()
 
@@ -438,77 +347,16 @@ class PoseEditor(QWidget):
         if self._hover is not None and self._dragging is None:
             hint = f"{joint_label(self._hover).capitalize()}: drag it onto the person's {joint_label(self._hover)}"
         else:
-            name = joint_label(self._selected)
-            if self._pose[self._selected, 0] < 0:
-                name += " (hidden: Insert or right-click brings it back)"
-            hint = f"Photo's pose · selected: {name}"
-        box = QRectF(self.rect()).adjusted(12, self.height() - 34, -12, -12)
-        p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(_HINT_PANEL)
-        p.drawRoundedRect(box, 5, 5)
-        p.setPen(_TEXT)
-        p.setFont(QFont(self.font()))
-        p.drawText(box, Qt.AlignmentFlag.AlignCenter,
-                   p.fontMetrics().elidedText(hint, Qt.TextElideMode.ElideRight, int(box.width()) - 8))
+            hint = f"Photo's pose · selected: {self._selected_name()}"
+        draw_hint(p, QRectF(self.rect()).adjusted(12, self.height() - 34, -12, -12), hint, self.font(), panel=True)
+
+    def _selected_name(self) -> str:
+        name = joint_label(self.edit.selected)
+        return name + _HIDDEN_NOTE if self.edit.is_missing(self.edit.selected) else name
 
     def _draw_hint(self, p: QPainter, text: str) -> None:
-        p.setPen(_TEXT)
-        font = QFont(self.font())
-        p.setFont(font)
-        box = QRectF(self.rect()).adjusted(8, self.height() - 24, -8, -4)
-        p.drawText(box, Qt.AlignmentFlag.AlignCenter, p.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight,
-                                                                                 int(box.width())))
-
-    def _point(self, i: int, frame: QRectF) -> QPointF | None:
-        y, x = self._pose[i]
-        if y < 0 or x < 0:
-            return None
-        return QPointF(frame.left() + x * frame.width(), frame.top() + y * frame.height())
-
-    def _draw_silhouette(self, p: QPainter, frame: QRectF) -> None:
-        """A faint mannequin from the joints: thick rounded limbs, a torso and a head, one translucent fill."""
-        pts = [self._point(i, frame) for i in range(NUM_KEYPOINTS)]
-        thick = frame.height() * 0.07
-        path = QPainterPath()
-        torso = [pts[i] for i in (2, 5, 11, 8) if pts[i] is not None]
-        if len(torso) >= 3:
-            path.addPolygon(QPolygonF(torso))
-            path.closeSubpath()
-        outline = QPainterPath()
-        for a, b in LIMBS:
-            if pts[a] is not None and pts[b] is not None and a not in (14, 15, 16, 17) and b not in (14, 15, 16, 17):
-                outline.moveTo(pts[a])
-                outline.lineTo(pts[b])
-        if pts[0] is not None:
-            head = thick * 1.15
-            path.addEllipse(pts[0], head, head * 1.2)
-        p.setPen(QPen(_SILHOUETTE, thick, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
-                      Qt.PenJoinStyle.RoundJoin))
-        p.setBrush(Qt.BrushStyle.NoBrush)
-        p.drawPath(outline)
-        p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(_SILHOUETTE)
-        p.drawPath(path)
+        draw_hint(p, QRectF(self.rect()).adjusted(8, self.height() - 24, -8, -4), text, self.font())
 
     def _draw_skeleton(self, p: QPainter, frame: QRectF, outline: bool = False) -> None:
-        pts = [self._point(i, frame) for i in range(NUM_KEYPOINTS)]
-        width = max(2.0, frame.height() / 110)
-        if outline:  # a dark casing under the coloured bones, so yellow on a light dress still shows
-            p.setPen(QPen(_OUTLINE, width + 2.5, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
-            for a, b in LIMBS:
-                if pts[a] is not None and pts[b] is not None:
-                    p.drawLine(pts[a], pts[b])
-        for (a, b), rgb in zip(LIMBS, LIMB_COLOURS):
-            if pts[a] is not None and pts[b] is not None:
-                p.setPen(QPen(QColor(*rgb), width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
-                p.drawLine(pts[a], pts[b])
-        radius = max(4.0, frame.height() / 80)
-        for i, pt in enumerate(pts):
-            if pt is None:
-                continue
-            selected = i == self._selected
-            r = radius * (1.45 if selected or i == self._hover or i == self._dragging else 1.0)
-            rim = _SELECTED if selected else (_OUTLINE if outline else QColor(255, 255, 255))
-            p.setPen(QPen(rim, 2.5 if selected else 1.5))
-            p.setBrush(_joint_colour(i))
-            p.drawEllipse(pt, r, r)
+        draw_skeleton(p, self.edit.pose, frame, selected=self.edit.selected, enlarged=(self._hover, self._dragging),
+                      outline=outline)
