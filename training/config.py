@@ -1,22 +1,30 @@
 """``RUN_DIR/config.toml``: the schema of a training run, read with :mod:`tomllib` into dataclasses.
 
-A run's config is layered: the preset file ``training/configs/<preset>/<family>.toml`` gives every value, and the
-run's own ``config.toml`` overrides any of them (tables merge key by key). The smallest valid run config is::
+Every default has one owner:
+
+- the run-level keys, [data], [log] and [optim] (but its lr): the dataclasses below;
+- [optim] lr, [loss] and [schedules]: the family trainer's ``DEFAULT_LR``, ``DEFAULT_LOSS`` and
+  ``DEFAULT_SCHEDULES`` (``training/trainers/<family>.py``; a thesis family's are the thesis's values);
+- [arch]: the model's ``PRESETS[preset]`` (``fashionstudio/models/<family>.py``).
+
+A run's config is layered: those defaults, then the preset file ``training/configs/<preset>/<family>.toml``, which
+says only what that preset changes (``tests/test_preset_defaults.py`` refuses a value equal to its owner's), then
+the run's own ``config.toml`` (tables merge key by key). The smallest valid run config is::
 
     family = "pgpg"
     preset = "demo"
 
-All keys (defaults in brackets; the family's trainer supplies the defaults of [optim.lr], [loss], [schedules])::
+All keys (the values are examples, not the defaults)::
 
-    family = "pgpg"              # pgpg | pixeldtgan | cyclegan | stylegan2 (or a plug-in family)
+    family = "pgpg"              # a family of fashionstudio.families.BUILTIN (or a plug-in family)
     preset = "demo"              # thesis | studio | demo: the architecture preset and the base training preset
-    seed = 0                     # [0] seeds weights, data order and noise; same seed, same run
-    device = "auto"              # [auto] auto | cpu | cuda | cuda:N | mps
-    precision = "fp32"           # [fp32] fp32 | bf16 | fp16 | auto (autocast; see training/precision.py)
-    channels_last = false        # [false] NHWC memory format for convolutions (CUDA and CPU)
+    seed = 0                     # seeds weights, data order and noise; same seed, same run
+    device = "auto"              # auto | cpu | cuda | cuda:N | mps
+    precision = "fp32"           # fp32 | bf16 | fp16 | auto (autocast; see training/precision.py)
+    channels_last = false        # NHWC memory format for convolutions (CUDA and CPU)
     steps = 2000                 # optimiser steps in total (a resumed run continues to this number)
     batch_size = 8               # images per step per process
-    resolution = 64              # [preset's] image size; overrides arch.resolution
+    resolution = 64              # image size; overrides arch.resolution (unset: the architecture preset's)
     plugins = []                 # modules imported first (they may register families and trainers)
 
     [arch]                       # overrides of the family's architecture preset (fashionstudio.models.<f>.PRESETS)
@@ -32,10 +40,10 @@ All keys (defaults in brackets; the family's trainer supplies the defaults of [o
     lr = { G = 2e-4, D = 2e-4 }  # per optimiser (names are the family's)
     betas = [0.5, 0.999]         # Adam betas
     lr_schedule = "constant"     # constant | linear_decay (to 0 over the second half) | plateau
-    plateau_factor = 0.99        # plateau: ReduceLROnPlateau per step on the monitored loss (thesis values)
+    plateau_factor = 0.99        # plateau: ReduceLROnPlateau per step on the monitored loss
     plateau_patience = 10
     plateau_cooldown = 200
-    ema_half_life = 0            # images; >0 keeps an EMA generator (StyleGAN2 default 10000)
+    ema_half_life = 0            # images; >0 keeps an EMA generator
 
     [init]                       # warm start of a new run (ignored by resume): network -> weights file
     from = "match.safetensors"   # every network the file holds (an app model file holds the generators)
@@ -83,6 +91,7 @@ class ConfigError(ValueError):
     """A config.toml that cannot be used; the message names the key and what is expected."""
 
 
+# The dataclasses' defaults are the defaults of every run-level key (the module docstring says who owns the rest).
 @dataclass
 class DataConfig:
     kind: str = "atelier"
@@ -97,7 +106,7 @@ class OptimConfig:
     lr: dict[str, float] = field(default_factory=dict)
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
     lr_schedule: str = "constant"
-    plateau_factor: float = 0.99
+    plateau_factor: float = 0.99      # the thesis's ReduceLROnPlateau settings
     plateau_patience: int = 10
     plateau_cooldown: int = 200
     ema_half_life: float = 0.0
