@@ -8,22 +8,20 @@
 - Optional colour consistency (``[loss] colour``, 0 in the thesis preset): λ_colour·‖c(G_AB(a)) − c(a)‖₁ + the same
   for G_BA, where c is the item's background-weighted mean colour. A FashionStudio addition: the thesis relied on
   the adversarial and cycle terms alone, and small generators trained briefly hide the cycle information in
-  texture instead of keeping the colour (colour agreement 11% after 750 demo steps without it). ``[loss]
-  colour_region = "fabric"`` measures the main material only (``losses.fabric_colour``), not the sole and laces.
+  texture instead of keeping the colour. ``[loss] colour_region = "fabric"`` measures the main material only
+  (``losses.fabric_colour``), not the sole and laces.
 - Optional texture consistency (``[loss] texture``, 0 in the thesis preset): λ_texture·‖t(G_AB(a)) − t(a)‖₁ + the
   same for G_BA, where t are Gram statistics of the fabric's high frequencies (``losses.fabric_texture``): the
   matching bag keeps the shoe's pattern, and a solid shoe gives a solid bag. Label-free, so it works on real data.
 - Optional DiffAugment (``[loss] augment``, "" in the thesis preset): every image D_A / D_B sees, real or fake, goes
-  through the same random differentiable transforms (see ``augment.py``), against a discriminator that wins the
-  small demo runs within a few hundred steps.
+  through the same random differentiable transforms (see ``augment.py``), against a discriminator that otherwise
+  wins the small demo runs early.
 - Optional cycle blur and noise (``[loss] cycle_blur`` in pixels, ``cycle_noise`` in image units, both 0 in the
   thesis preset): the cycle terms translate back ``blur(G_AB(a)) + σ·ε`` instead of ``G_AB(a)``, the defence of
   Bashkirova et al. 2019 ("Adversarial self-defense for cycle-consistent GANs") against the steganography Chu et al.
   2017 found in CycleGAN. Demo generators trained without it pass the shoe's shape to the way back as a fine code in
-  the bag: a Gaussian blur of 0.75 px changes their bags by 0.04 (mean L1) but raises the shoe -> bag -> shoe error
-  from 0.043 to 0.22, and the classifier reads that code as a printed fabric on a plain item. Through a blur only
-  what is visible survives the round trip (the demo file trained with it: a 3x3 blur moves its round-trip error
-  from 0.041 to 0.038); the noise keeps G from undoing the blur by sharpening.
+  the bag, which the classifier reads as a printed fabric on a plain item. Through a blur only what is visible
+  survives the round trip; the noise keeps G from undoing the blur by sharpening.
 - D (joint, one optimiser for both, DiscoGAN's choice): D_A on real shoes vs G_BA(b), D_B on real bags vs G_AB(a),
   on *detached* fakes (the original code let D's loss reach the generators).
 """

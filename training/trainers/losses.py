@@ -119,9 +119,9 @@ def fabric_colour(x: torch.Tensor, sharpness: float = 4.0, sigma: float = 0.3, s
 
     Starts from the item's inner pixels near its mean colour and takes a few mean-shift steps towards the nearest
     dominant colour (pixels within about ``sigma`` of it), since the blurred seams between upper and sole sit close
-    to the item mean. A shoe's black sole, laces and outline pull :func:`item_colour` towards dark: on the atelier's
-    held-out shoes the item mean names the right colour family for 78% of them, this for 96%. The weights are
-    detached; where no fabric is found (a blank image) it falls back to the item mean."""
+    to the item mean. A shoe's black sole, laces and outline pull :func:`item_colour` towards dark, so the item mean
+    often names the wrong colour family. The weights are detached; where no fabric is found (a blank image) it falls
+    back to the item mean."""
     x32 = x.float()
     xd = x32.detach()
     item = _item_weights(xd, sharpness)
@@ -136,8 +136,7 @@ def fabric_weights(x: torch.Tensor, sharpness: float = 4.0, sigma: float = 0.3) 
     """Where the item's main material is, [N,1,H,W] in [0, 1], detached: away from the white background, away
     from the outline, and close to the :func:`fabric_colour`, so laces, soles, trims and clasps (another colour)
     count little and a solid shoe reads as solid. (Closeness to the item *mean* colour, which the sole drags dark,
-    let laces and soles in: the nearest held-out bag by :func:`fabric_texture` had a solid shoe's pattern for 63% of
-    solid shoes, 98% with the fabric colour.)"""
+    lets laces and soles in.)"""
     xd = x.float().detach()
     c = fabric_colour(xd, sharpness, sigma)
     return _material_mask(xd, c, sharpness, sigma)

@@ -3,8 +3,9 @@
 One step on a batch ``{"lr", "hr"}`` (see :mod:`training.data.upscale_pairs`):
 ``L = l1 * ‖G(lr) − hr‖₁ + feature * Σ_k ‖φ_k(↓G(lr)) − φ_k(↓hr)‖₁``, φ the frozen atelier trunk (the same
 perceptual loss as PoseWarp's) and ↓ an area downsampling to the trunk's own scale (``feature_scale``: the trunk
-was trained on 64 px pictures, and at 256 px its backward pass cost three times the upscaler's). No adversarial term: the task's pictures are flat-coloured, the L1 + feature
-result is already sharp at their edges, and a discriminator would add back the very speckle this model removes.
+was trained on 64 px pictures, and at full size its backward pass would cost more than the upscaler's). No
+adversarial term: the task's pictures are flat-coloured, the L1 + feature result is already sharp at their edges,
+and a discriminator would add back the very speckle this model removes.
 """
 
 from __future__ import annotations
