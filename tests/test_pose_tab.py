@@ -21,10 +21,7 @@ from test_pose_transfer import photo, synthetic_iuv, tiny_pose_model
 R_WRIST, L_WRIST = 4, 7
 
 
-@pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(tmp_path / "no-models"))
+pytestmark = pytest.mark.usefixtures("isolated_home")
 
 
 @pytest.fixture(scope="module")
@@ -290,7 +287,7 @@ def test_mirroring_the_last_pose_and_imported_csvs_are_remembered(qtbot, tmp_pat
     write_pose_csv(csv, {"a.jpg": np.full((18, 2), 40, np.float32)})
     tab.library.import_csv(csv)
     qtbot.waitUntil(lambda: "mine.csv" in tab.note(), timeout=10_000)
-    tab._settings.sync()
+    tab.target_panel.qsettings.sync()
 
     again = make_tab(qtbot)
     qtbot.waitUntil(lambda: any(p.origin == "mine.csv" for p in again.library.poses()), timeout=10_000)

@@ -1,8 +1,8 @@
 """Pose tab: the same dressed person in a new pose (PGPG: G1 coarse, G2 refined, shown side by side).
 
 Columns: the input photo, the target pose (a skeleton editor, or a dropped DensePose IUV map for models trained
-on IUV), then the coarse and refined results. The side panel holds the pose library, mirroring, "use this photo's
-pose" and CSV import. Every joint move while dragging submits a request to the latest-wins worker, so the result
+on IUV), then the coarse and refined results. The side panel (widgets.target_pose_panel) holds the pose library,
+mirroring, "use this photo's pose" and CSV import. Every joint move while dragging submits a request to the latest-wins worker, so the result
 follows the hand; the photo's letterbox and tensor are prepared once per photo (core.pose_transfer).
 
 The photo's own pose (warping models need it) is looked up when a photo opens and can be marked by dragging a
@@ -16,7 +16,6 @@ the photo's frame and runs, ``target_pose()`` returns the pose as normalised (y,
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,21 +24,17 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import (
-    QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 from fashionstudio.core.pose_transfer import (
     IUV_MODEL_GOT_KEYPOINTS, KEYPOINT_MODEL_GOT_IUV, NO_SOURCE_POSE, PoseInputError, PoseTransfer,
-    default_target_pose, refit_pose,
+    default_target_pose,
 )
 from fashionstudio.core.poses import visible
 from fashionstudio.gui.canvas import ImageCanvas, pil_to_qimage
 from fashionstudio.gui.tool_tab import ToolTab, captioned
-from fashionstudio.gui.widgets.pose_editor import PoseEditor
-from fashionstudio.gui.widgets.pose_library import LibraryPose, PoseLibrary
 from fashionstudio.gui.widgets.source_pose_panel import MARK_TEXT, SourcePosePanel
-from fashionstudio.gui.workers import error_sentence, run_in_background
+from fashionstudio.gui.widgets.target_pose_panel import TargetPosePanel
 
 
 def _small_copy(img: Image.Image, longest: int) -> Image.Image:
@@ -88,58 +83,23 @@ class PoseTab(ToolTab):
     def __init__(self, manager, parent: QWidget | None = None) -> None:
         super().__init__(manager, parent)
         self._transfer: PoseTransfer | None = None
-        self._iuv: np.ndarray | None = None          # (H, W, 3) uint8 I, U, V when the target is an IUV map
-        self._iuv_name: str | None = None
         self._shown_pose: np.ndarray | None = None   # the target pose of the result on screen
         self._coarse_history: list[Image.Image | None] = []  # beside the base's (photo, refined) history
         self._stale_up_to = 0  # requests up to this id were overtaken by a refusal: their results are dropped
         self._build_pose_ui()
-        from fashionstudio.core.resources import ResourceNotFoundError, resource_path
-
-        try:
-            folder: Path | None = resource_path("poses")
-        except (ResourceNotFoundError, ValueError):
-            folder = None
-        self.library.load_folder(folder)
-        self._restore_settings()
-
-    # -- remembered between launches -------------------------------------------------------------------------------
-    def _restore_settings(self) -> None:
-        """Mirroring, the last target pose and the imported CSVs come back (a damaged value is ignored)."""
-        from fashionstudio.gui.app import create_settings
-
-        self._settings = create_settings()
-        self.mirror_box.setChecked(str(self._settings.value("pose/mirror", "false")).lower() == "true")
-        try:
-            saved = json.loads(str(self._settings.value("pose/last_pose", "")))
-            pose = np.asarray(saved["pose"], np.float32).reshape(18, 2)
-            if np.isfinite(pose).all() and (pose <= 1.0).all():
-                self.editor.set_pose(refit_pose(pose, float(saved["aspect"]), self.editor.aspect()),
-                                     undoable=False)
-        except (ValueError, KeyError, TypeError):
-            pass
-        for path in self._imported_csvs():
-            if Path(path).is_file():
-                self.library.import_csv(path)
-
-    def _imported_csvs(self) -> list[str]:
-        value = self._settings.value("pose/imported", [])
-        paths = [value] if isinstance(value, str) else list(value or [])
-        return [str(p) for p in paths if p]
-
-    def _remember_import(self, path: str | Path) -> None:
-        paths = [p for p in self._imported_csvs() if p != str(path)] + [str(path)]
-        self._settings.setValue("pose/imported", paths[-5:])
-
-    def _remember_pose(self) -> None:
-        self._settings.setValue("pose/last_pose", json.dumps(
-            {"aspect": self.editor.aspect(), "pose": np.round(self.editor.pose(), 5).tolist()}))
 
     # -- layout ----------------------------------------------------------------------------------------------------
     def _build_pose_ui(self) -> None:
-        self.editor = PoseEditor()
-        self.editor.pose_changed.connect(self._on_pose_changed)
-        self.editor.files_dropped.connect(self._on_target_files_dropped)
+        self.source_pose_panel = SourcePosePanel(self.source_canvas)
+        self.source_pose_panel.changed.connect(self._on_source_pose_changed)
+        self.source_pose_panel.message.connect(self._show_note)
+        self.target_panel = TargetPosePanel(self.source_pose_panel)
+        self.target_panel.changed.connect(self._on_target_changed)
+        self.target_panel.status_message.connect(self.status_message.emit)
+        self.target_panel.photo_pose_button.clicked.connect(self.use_photo_pose)
+        # The parts tests, benchmarks and the window reach for by name.
+        self.editor, self.library = self.target_panel.editor, self.target_panel.library
+        self.mirror_box, self.photo_pose_button = self.target_panel.mirror_box, self.target_panel.photo_pose_button
 
         # The base's single result column becomes the two stages side by side; result_canvas stays the refined
         # image (exported, undone and reported on by the base class).
@@ -167,77 +127,15 @@ class PoseTab(ToolTab):
         self.splitter.setStretchFactor(2, 2)
         self._sized = False
 
-        lay = self.controls_layout
-        heading = QLabel("Pose library")
-        heading.setObjectName("canvasCaption")
-        lay.addWidget(heading)
-        self.library = PoseLibrary()
-        self.library.setMinimumHeight(200)  # two rows of thumbnails; the photo's-pose controls need the rest
-        self.library.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.library.pose_picked.connect(self.use_library_pose)
-        self.library.problem.connect(self._show_note)
-        self.library.loaded.connect(self._update_photo_pose_button)
-        self.library.imported.connect(self._remember_import)
-        lay.addWidget(self.library, 1)
-
-        buttons = QHBoxLayout()
-        self.import_button = QPushButton("Import poses…")
-        self.import_button.setToolTip("Add the poses of a keypoint CSV (pose-transfer format "
-                                      "name:keypoints_y:keypoints_x).")
-        self.import_button.clicked.connect(self._import_dialog)
-        self.reset_button = QPushButton("Reset pose")
-        self.reset_button.setToolTip("Back to a neutral standing pose.")
-        self.reset_button.clicked.connect(self.reset_pose)
-        buttons.addWidget(self.import_button)
-        buttons.addWidget(self.reset_button)
-        lay.addLayout(buttons)
-
-        self.source_pose_panel = SourcePosePanel(self.source_canvas)
-        self.source_pose_panel.changed.connect(self._on_source_pose_changed)
-        self.source_pose_panel.message.connect(self._show_note)
-        lay.addWidget(self.source_pose_panel)
-
-        self.photo_pose_button = QPushButton("Use this photo's pose")
-        self.photo_pose_button.setToolTip("Make the photo's own pose (marked, or annotated in a keypoint CSV) the "
-                                          "target.")
-        self.photo_pose_button.clicked.connect(self.use_photo_pose)
-        self.photo_pose_button.setEnabled(False)
-        lay.addWidget(self.photo_pose_button)
-
-        self.iuv_button = QPushButton("Target from IUV image…")
-        self.iuv_button.setToolTip("For models trained on DensePose: use a *_IUV.png map as the target "
-                                   "(you can also drop it on the target pose).")
-        self.iuv_button.clicked.connect(self._iuv_dialog)
-        lay.addWidget(self.iuv_button)
-
-        self.mirror_box = QCheckBox("Mirror left and right while dragging")
-        self.mirror_box.setToolTip("The other side's joint follows, reflected about the neck (key: M).")
-        self.mirror_box.toggled.connect(self._set_mirror)
-        self.editor.mirror_changed.connect(self.mirror_box.setChecked)  # the M key and the context menu
-        lay.addWidget(self.mirror_box)
-
-        self.note_label = QLabel("")
-        self.note_label.setObjectName("modelLabel")
-        self.note_label.setWordWrap(True)
-        lay.addWidget(self.note_label)
+        self.controls_layout.addWidget(self.target_panel, 1)
         self.run_button.setText("Run again")
 
-    def _set_mirror(self, on: bool) -> None:
-        self.editor.set_mirror(on)
-        if hasattr(self, "_settings"):
-            self._settings.setValue("pose/mirror", on)
-
     def _show_note(self, text: str, *, error: bool = False) -> None:
-        self.note_label.setText(text)
-        self.note_label.setProperty("error", error)
-        self.note_label.style().unpolish(self.note_label)
-        self.note_label.style().polish(self.note_label)
-        if text:
-            self.status_message.emit(text)
+        self.target_panel.show_note(text, error=error)
 
     def note(self) -> str:
         """The message under the pose controls (tests, accessibility)."""
-        return self.note_label.text()
+        return self.target_panel.note()
 
     # -- the target ------------------------------------------------------------------------------------------------
     def target_pose(self) -> np.ndarray:
@@ -253,99 +151,32 @@ class PoseTab(ToolTab):
         """Make ``pose`` (normalised (y, x), photo frame) the target (undoable in the editor)."""
         self.editor.set_pose(pose)
 
-    def reset_pose(self) -> None:
-        self.editor.set_pose(default_target_pose(self.editor.aspect()))
-
-    def use_library_pose(self, entry: LibraryPose) -> None:
-        """Take a library pose, fitted (not stretched) into the photo's frame."""
-        self.editor.set_pose(refit_pose(entry.pose, entry.aspect, self.editor.aspect()))
-        self._show_note(f"Target pose: {entry.name}.")
-
     def use_photo_pose(self) -> bool:
-        """Take the input photo's own pose as the target: the one marked on it or annotated beside it, else its
-        row in an imported keypoint CSV. False (and a sentence) if none is known."""
-        img = self.source_image()
-        own = self.source_pose_panel.source_pose()
-        kp = self.library.pose_of_photo(self.source_path)
-        if img is None or (own is None and kp is None):
-            self._show_note("This photo's pose is not known: mark it (\"Mark this photo's pose\") or import its "
-                            "dataset's keypoint CSV (Import poses…) first.", error=True)
-            return False
-        if own is not None:
-            self.editor.set_pose(own.pose)
-            self._show_note(f"Target pose: {own.describe()}.")
-        else:  # a row of an imported CSV: its frame is inferred from the row, as for annotations beside a photo
-            from fashionstudio.core.pose_frame import infer_frame, keypoint_extent
-            from fashionstudio.core.source_poses import annotation_frame, normalise_pixels
-
-            size = (img.height, img.width)
-            frame = annotation_frame(size, None, infer_frame([kp]), keypoint_extent([kp]))
-            self.editor.set_pose(normalise_pixels(kp, frame))
-            self._show_note(f"Target pose: the pose annotated for {self.source_path.name}.")
-        return True
+        """Take the input photo's own pose as the target (marked on it, annotated beside it, or its row in an
+        imported keypoint CSV). False (and a sentence) if none is known."""
+        return self.target_panel.use_photo_pose(self.source_image())
 
     def source_pose(self) -> np.ndarray | None:
         """The input photo's own pose (normalised (y, x) of its frame), or None when none is known."""
         own = self.source_pose_panel.source_pose()
         return None if own is None else own.pose.copy()
 
-    def _update_photo_pose_button(self) -> None:
-        known = (self.source_pose_panel.source_pose() is not None
-                 or self.library.pose_of_photo(self.source_path) is not None)
-        if (known and not self.photo_pose_button.isEnabled() and self.source_path is not None
-                and not self.source_pose_panel.is_marking()):  # while marking, the marking hint stays
-            self._show_note(f"{self.source_path.name} has a known pose: \"Use this photo's pose\" starts "
-                            "from it.")
-        self.photo_pose_button.setEnabled(known)
-
     def _on_source_pose_changed(self, final: bool) -> None:
-        self._update_photo_pose_button()
+        self.target_panel.update_photo_pose_button()
         if self.model is not None and self.source_image() is not None and self._needs_source_pose():
             self.trigger()
 
-    def _on_pose_changed(self, final: bool) -> None:
-        if final and hasattr(self, "_settings"):
-            self._remember_pose()
-        if self._iuv is not None:
-            self.clear_iuv_target()  # a skeleton edit means the skeleton is the target again
+    def _on_target_changed(self) -> None:
         if self.model is not None and self.source_image() is not None:
             self.trigger()
 
-    # -- IUV target ------------------------------------------------------------------------------------------------
     def open_iuv_target(self, path: str | Path) -> None:
         """Read a DensePose IUV map in the background and make it the target."""
-        from fashionstudio.core.images import load_image
-        from fashionstudio.core.pose_transfer import read_iuv
-
-        path = Path(path)
-        def read() -> np.ndarray:
-            return read_iuv(load_image(path))
-
-        run_in_background(read, lambda iuv: self.set_iuv_target(iuv, name=path.name),
-                          lambda exc: self._show_note(error_sentence(exc) if not isinstance(exc, PoseInputError)
-                                                      else f"{path.name}: {exc}", error=True),
-                          context=self)
+        self.target_panel.open_iuv_target(path)
 
     def set_iuv_target(self, iuv: np.ndarray, name: str = "IUV map") -> None:
         """Use an (H, W, 3) uint8 (I, U, V) map as the target instead of the skeleton."""
-        from fashionstudio.core.pose_transfer import iuv_preview
-
-        self._iuv, self._iuv_name = iuv, name
-        self.editor.set_backdrop(pil_to_qimage(iuv_preview(iuv)), f"DensePose target: {name}")
-        self._show_note(f"Target: the DensePose IUV map {name}. Pick or drag a pose to go back to the skeleton.")
-        if self.model is not None and self.source_image() is not None:
-            self.trigger()
-
-    def clear_iuv_target(self) -> None:
-        self._iuv, self._iuv_name = None, None
-        self.editor.set_backdrop(None)
-
-    def _on_target_files_dropped(self, paths: list[str]) -> None:
-        path = Path(paths[0])
-        if path.suffix.lower() in (".csv", ".txt"):
-            self.library.import_csv(path)
-        else:
-            self.open_iuv_target(path)
+        self.target_panel.set_iuv_target(iuv, name)
 
     def _on_files_dropped(self, paths: list[str]) -> None:
         # A keypoint CSV dropped on the photo is meant for the library, not an image to open.
@@ -353,17 +184,6 @@ class PoseTab(ToolTab):
             self.library.import_csv(paths[0])
         else:
             super()._on_files_dropped(paths)
-
-    def _import_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import poses", "", "Pose CSV (*.csv);;All files (*)")
-        if path:
-            self.library.import_csv(path)
-
-    def _iuv_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Target from a DensePose IUV image", "",
-                                              "Images (*.png *.jpg *.bmp *.webp);;All files (*)")
-        if path:
-            self.open_iuv_target(path)
 
     # -- running ---------------------------------------------------------------------------------------------------
     def _transfer_for(self, model: Any) -> PoseTransfer:
@@ -377,9 +197,9 @@ class PoseTab(ToolTab):
         if model is None:
             return None
         takes_iuv = int(model.config.get("pose_channels", 18)) == 3
-        if takes_iuv and self._iuv is None:
+        if takes_iuv and self.target_panel.iuv is None:
             return IUV_MODEL_GOT_KEYPOINTS
-        if not takes_iuv and self._iuv is not None:
+        if not takes_iuv and self.target_panel.iuv is not None:
             return KEYPOINT_MODEL_GOT_IUV
         return None
 
@@ -413,7 +233,7 @@ class PoseTab(ToolTab):
         if model is None or photo is None:
             return None
         problem = self.mismatch_message()
-        if problem is None and self._iuv is None and not visible(self.editor.pose()).any():
+        if problem is None and self.target_panel.iuv is None and not visible(self.editor.pose()).any():
             from fashionstudio.core.pose_transfer import EMPTY_POSE
 
             problem = EMPTY_POSE
@@ -433,8 +253,8 @@ class PoseTab(ToolTab):
         if problem is not None:
             self._refuse(problem)
             return None
-        target: Any = self._iuv if self._iuv is not None else self.editor.pose()
-        pose = None if self._iuv is not None else target
+        target: Any = self.target_panel.iuv if self.target_panel.iuv is not None else self.editor.pose()
+        pose = None if self.target_panel.iuv is not None else target
 
         def job() -> tuple[Any, np.ndarray | None] | _Refusal:
             try:
@@ -486,7 +306,7 @@ class PoseTab(ToolTab):
         notes = getattr(transfer_result, "notes", None)
         if notes:
             self._show_note(" ".join(notes))
-        elif self.note_label.property("error"):
+        elif self.target_panel.note_is_error():
             self._show_note("")
 
     def shown_pose(self) -> np.ndarray | None:
@@ -500,11 +320,7 @@ class PoseTab(ToolTab):
         super()._on_failed(request_id, message)
 
     def settings(self) -> dict[str, Any]:
-        if self._iuv is not None:
-            settings: dict[str, Any] = {"target": "densepose-iuv", "iuv_file": self._iuv_name}
-        else:
-            settings = {"target": "keypoints", "pose_yx_normalised": np.round(self.editor.pose(), 4).tolist(),
-                        "mirror": self.editor.mirror}
+        settings = self.target_panel.settings()
         own = self.source_pose_panel.source_pose()
         if own is not None and self._needs_source_pose():
             settings["source_pose"] = {"origin": own.origin, "from": own.label,
@@ -537,9 +353,9 @@ class PoseTab(ToolTab):
         else:
             self.editor.set_reference(None)
         self.source_pose_panel.set_photo(img, self.source_path)
-        self._update_photo_pose_button()
+        self.target_panel.set_photo(self.source_path)
         if self.source_path is not None:
-            self.library.index_dataset_of(self.source_path, self._update_photo_pose_button)
+            self.library.index_dataset_of(self.source_path, self.target_panel.update_photo_pose_button)
         super().on_source_changed()
 
     def _on_busy_changed(self, busy: bool) -> None:
@@ -566,7 +382,7 @@ class PoseTab(ToolTab):
                 self.editor.set_aspect(img.width / img.height)
                 self.editor.set_reference(_reference_copy(self.source_canvas, 480))
             self.source_pose_panel.set_photo(img, self.source_path)
-            self._update_photo_pose_button()
+            self.target_panel.set_photo(self.source_path)
         return done
 
     def shutdown(self, timeout_s: float = 10.0) -> None:
