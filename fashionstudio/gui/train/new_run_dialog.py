@@ -170,9 +170,11 @@ class NewRunDialog(QDialog):
         self.batch_spin.setValue(int(d.get("batch_size", 8)))
         self.size_spin.setValue(int(d.get("data", {}).get("size", 512)))
         log = d.get("log", {}) if isinstance(d.get("log"), dict) else {}
-        self._preset_log = log
         self.sample_spin.setValue(int(log.get("sample_every", 200)))
         self.checkpoint_spin.setValue(int(log.get("checkpoint_every", 500)))
+        # What the form shows unchanged is the preset's value, stated in its file or not (then a default).
+        self._preset_log = {**log, "sample_every": self.sample_spin.value(),
+                            "checkpoint_every": self.checkpoint_spin.value()}
 
     def _override(self, key: str, spin: QSpinBox) -> int | None:
         """The interval when it differs from the preset's (otherwise None, so the preset stays in charge)."""
