@@ -39,7 +39,7 @@ class Family:
     paper: str = ""                            # its name in the literature (README table), e.g. "CycleGAN"
     default: bool = False                      # the family of the tool's shipped demo model
     trainer: Ref | None = None                 # a training.trainers.trainer.Trainer subclass
-    evaluation: Ref | None = None              # a training.metrics.sampling.FamilySpec
+    evaluation: Ref | None = None              # a training.metrics.sampling.FamilySpec (in its tool's *_eval module)
     data_kinds: tuple[str, ...] = ()           # the real dataset kinds its trainer reads
     atelier_kind: str | None = None            # what the synthetic atelier generates for it (None: no atelier data)
     reader_options: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None  # architecture -> reader options

@@ -5,7 +5,7 @@ from fashionstudio.families import Family
 FAMILY = Family(
     name="cyclegan", tool="match", label="Shoes \u2194 handbags (CycleGAN)", paper="CycleGAN", default=True,
     build="fashionstudio.models.cyclegan:build", trainer="training.trainers.cyclegan:CycleGANTrainer",
-    evaluation="training.metrics.sampling:CYCLEGAN",
+    evaluation="training.metrics.match_eval:CYCLEGAN",
     data_kinds=("shoes_bags",), atelier_kind="shoes_bags",
     roles=(("shoe", "A"), ("bag", "B")), pipeline="fashionstudio.core.match:StyleMatcher",
 )

@@ -5,7 +5,7 @@ from fashionstudio.families import Family
 FAMILY = Family(
     name="stylegan2", tool="generate", label="New images (StyleGAN2)", paper="StyleGAN2", default=True,
     build="fashionstudio.models.stylegan2:build", trainer="training.trainers.stylegan2:StyleGAN2Trainer",
-    evaluation="training.metrics.sampling:STYLEGAN2",
+    evaluation="training.metrics.generate_eval:STYLEGAN2",
     data_kinds=("images", "fisb"), atelier_kind="images",
     roles=(("image", "image"),),
 )

@@ -22,8 +22,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from training.metrics.sampling import FamilySpec, Sampled, SamplingContext, _base_dataset, _lookbook_labels, \
-    _out, centre_crop
+from training.metrics.sampling import FamilySpec, Sampled, SamplingContext, as_output, base_dataset, centre_crop
 
 ROWS = ("model", "baseline_centre_crop", "ceiling_true_flat")
 IMAGE_OF_ROW = {"model": "output", "baseline_centre_crop": "centre_crop", "ceiling_true_flat": "target"}
@@ -32,6 +31,29 @@ SLEEVE = {"tank": "none", "tshirt": "short", "longsleeve": "long", "jacket": "lo
 LENGTH = {"tank": "top", "tshirt": "top", "longsleeve": "top", "jacket": "top", "dress": "dress"}
 SPECKLE_SIGMA = 1.0  # px at 64 px: the pixel-level noise, not the pattern's repeat
 _classifier: dict[str, Any] = {}
+
+
+def lookbook_labels(dataset: Any) -> dict[str, dict[str, str]]:
+    """Product id ('id_00000012') -> the catalogue garment's labels, from the atelier's ``atelier.json``."""
+    import json
+    from pathlib import Path
+
+    cached = getattr(dataset, "_fs_garment_labels", None)
+    if cached is not None:
+        return cached
+    table: dict[str, dict[str, str]] = {}
+    root = getattr(dataset, "root", None)
+    meta_path = Path(root) / "atelier.json" if root is not None else None
+    if meta_path is not None and meta_path.is_file():
+        for item in json.loads(meta_path.read_text()).get("items", []):
+            g = item.get("garment") or {}
+            table[f"id_{int(item['pid']):08d}"] = {"colour": g.get("colour_family"), "pattern": g.get("pattern"),
+                                                   "garment_type": g.get("type")}
+    try:
+        dataset._fs_garment_labels = table
+    except AttributeError:
+        pass
+    return table
 
 
 def read_mask(images: Tensor) -> Tensor:
@@ -83,13 +105,13 @@ def _sample_extract(ctx: SamplingContext, batch: dict[str, Any]) -> Sampled:
     else:
         output = g(person)
     labels: dict[str, dict[str, list[str | None]]] = {}
-    table = _lookbook_labels(_base_dataset(ctx.dataset))
+    table = lookbook_labels(base_dataset(ctx.dataset))
     products = batch.get("product")
     if table and products is not None:
         rows = [table.get(str(p), {}) for p in products]
         labels["target"] = {h: [r.get(h) for r in rows] for h in HEADS}
-    images = {"source": _out(person), "target": _out(batch["flat"]), "output": _out(output),
-              "centre_crop": _out(centre_crop(person))}
+    images = {"source": as_output(person), "target": as_output(batch["flat"]), "output": as_output(output),
+              "centre_crop": as_output(centre_crop(person))}
     true = batch.get("flat_mask")
     true = read_mask(images["target"]) if true is None else true.float().cpu()
     # "target": the true flat's mask (mask-L1/SSIM of the pairs too); "output": the mask the model predicted
