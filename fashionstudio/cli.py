@@ -368,6 +368,13 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _model_help(tool: str) -> str:
+    """``--model``'s help: the families the tool runs, from their declarations."""
+    from fashionstudio.core import registry
+
+    return f"a {' or '.join(registry.tool_families(tool))} model file (default: the {tool} model)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fashionstudio-cli",
                                      description="FashionStudio's tools from the command line: a folder in, a folder out.")
@@ -378,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("extract", help="person photos -> garment catalogue images")
     p.add_argument("in_dir", metavar="IN_DIR", help="folder of photos of dressed people")
     p.add_argument("out_dir", metavar="OUT_DIR", help="folder for the garment images (created)")
-    p.add_argument("--model", metavar="FILE", help="a flatwarp or pixeldtgan model file (default: the extract model)")
+    p.add_argument("--model", metavar="FILE", help=_model_help("extract"))
     p.add_argument("--background", default="#FFFFFF", metavar="#RRGGBB", help="output background colour")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-file progress")
     p.set_defaults(func=cmd_extract)
@@ -387,10 +394,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("in_dir", metavar="IN_DIR", help="folder of shoe (or handbag) photos")
     p.add_argument("out_dir", metavar="OUT_DIR", help="folder for the matches (created)")
     p.add_argument("--direction", required=True, choices=("shoe2bag", "bag2shoe"), help="what the inputs are")
-    p.add_argument("--model", metavar="FILE", help="a cyclegan or munit model file (default: the match model)")
+    p.add_argument("--model", metavar="FILE", help=_model_help("match"))
     p.add_argument("--candidates", type=int, default=1, metavar="N",
                    help="write the N best candidates per input (NAME.png, NAME_2.png, ...), ranked by round trip")
-    p.add_argument("--seed", type=int, default=0, help="content/style (munit) models: the seed of the candidates' "
+    p.add_argument("--seed", type=int, default=0, help="content/style models: the seed of the candidates' "
                                                        "shapes (the same seed gives the same items)")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-file progress")
     p.set_defaults(func=cmd_match)
@@ -400,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pose", metavar="POSE_CSV_OR_NAME",
                    help="a library pose name (e.g. walking), a pose CSV (first row) or FILE.csv:NAME")
     p.add_argument("out", metavar="OUT", help="output PNG (the refined result)")
-    p.add_argument("--model", metavar="FILE", help="a pgpg model file (default: the pose model)")
+    p.add_argument("--model", metavar="FILE", help=_model_help("pose"))
     p.add_argument("--coarse", action="store_true", help="also write the coarse stage as OUT_coarse.png")
     p.add_argument("--source-pose", metavar="CSV_OR_JSON",
                    help="the pose of the person in SRC_IMG, for warping models (default: the pose marked on it in "
@@ -411,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out_dir", metavar="OUT_DIR", help="folder for seedNNNNN.png (created)")
     p.add_argument("--seeds", required=True, help="seeds, e.g. 0-15 or 3,7,42")
     p.add_argument("--psi", type=float, default=0.7, help="truncation psi (1 = no truncation; default 0.7)")
-    p.add_argument("--model", metavar="FILE", help="a stylegan2 model file (default: the generate model)")
+    p.add_argument("--model", metavar="FILE", help=_model_help("generate"))
     p.add_argument("-q", "--quiet", action="store_true", help="no per-image progress")
     p.set_defaults(func=cmd_generate)
 

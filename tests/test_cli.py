@@ -196,3 +196,13 @@ def test_cli_runs_as_a_program_without_qt(tmp_path, photos):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr  # models listed (0), then the missing model (2)
     assert "No extract model found" in done.stderr and "extract   none" in done.stdout
+
+
+def test_each_tools_model_help_names_the_families_the_tool_runs():
+    from fashionstudio.core import registry
+
+    parser = cli.build_parser()
+    for tool in ("pose", "extract", "match", "generate"):
+        sub = parser._subparsers._group_actions[0].choices[tool]
+        help_text = next(a.help for a in sub._actions if "--model" in a.option_strings)
+        assert all(name in help_text for name in registry.tool_families(tool)), (tool, help_text)
