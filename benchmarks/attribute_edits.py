@@ -36,9 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fashionstudio.core import attribute_directions as A  # noqa: E402
 from fashionstudio.core.latent import (  # noqa: E402
-    Direction, FastSynthesis, LatentSpace, apply_directions, layer_presets, truncate,
+    Direction, LatentSpace, apply_directions, layer_presets, truncate,
 )
 from fashionstudio.core.modelfile import load_model_file  # noqa: E402
+from fashionstudio.models.stylegan2_fast import FastSynthesis  # noqa: E402
 
 
 def read(reader: A.AtelierReader, synth: FastSynthesis, ws: torch.Tensor) -> dict[str, np.ndarray]:

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from fashionstudio.core import attribute_directions as A
-from fashionstudio.core.latent import FastSynthesis, LatentSpace, apply_directions, directions_from_json, \
-    directions_to_json
+from fashionstudio.core.latent import LatentSpace, apply_directions, directions_from_json, directions_to_json
 from fashionstudio.models.stylegan2 import build
+from fashionstudio.models.stylegan2_fast import FastSynthesis
 
 TINY = {"preset": "demo", "resolution": 16, "z_dim": 32, "w_dim": 32, "mapping_layers": 2,
         "channel_base": 256, "channel_max": 32}

@@ -238,7 +238,7 @@ def compute_attribute_directions(space: Any, render: Callable[[torch.Tensor], to
 
 def w_renderer(synth: Any, num_ws: int) -> Callable[[torch.Tensor], torch.Tensor]:
     """A ``render`` for :func:`compute_attribute_directions`: w [B, w_dim] broadcast to all layers, noise as
-    stored, through a :class:`~fashionstudio.core.latent.FastSynthesis` (stateless: safe on any thread)."""
+    stored, through a :class:`~fashionstudio.models.stylegan2_fast.FastSynthesis` (stateless: safe on any thread)."""
 
     def render(w: torch.Tensor) -> torch.Tensor:
         ws = w[:, None, :].expand(-1, num_ws, -1).contiguous()

@@ -8,7 +8,8 @@ Adam with the learning-rate ramp-up / cosine ramp-down of the StyleGAN2 projecto
 after every step.
 
 :func:`project` is a generator of :class:`ProjectionStep`: the caller shows progress and stops iterating to
-cancel. It never touches the generator's weights (it renders through :class:`~fashionstudio.core.latent.FastSynthesis`).
+cancel. It never touches the generator's weights (it renders through
+:class:`~fashionstudio.models.stylegan2_fast.FastSynthesis`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from fashionstudio.core.latent import FastSynthesis, images_to_pil
+from fashionstudio.core.latent import images_to_pil
+from fashionstudio.models.stylegan2_fast import FastSynthesis
 
 
 @dataclass

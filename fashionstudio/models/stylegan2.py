@@ -17,6 +17,8 @@ It replaces the thesis's StyleGAN v1 (which never trained well) with StyleGAN2. 
     "random" in train mode and "const" in eval mode.
   - ``G.num_ws``, ``G.w_dim``, ``G.z_dim``, ``G.resolution``; ``G.style_affines()`` lists every style affine
     layer with the ws index it reads (for SeFa use ``layer.effective_weight()``, shape [in_channels, w_dim]).
+  - :class:`~fashionstudio.models.stylegan2_fast.FastSynthesis` draws the same images faster for interactive
+    use, from the layers' ``effective_weight()``, ``effective_bias()`` and ``convolve()``.
 
 - ``D`` (:class:`Discriminator`): residual discriminator, ``D(img) -> [N, 1]`` raw logits (non-saturating loss),
   minibatch standard deviation before the last conv.
@@ -91,8 +93,12 @@ class EqualLinear(nn.Module):
         """The weight the layer actually applies, [out_features, in_features]."""
         return self.weight * self.weight_gain
 
+    def effective_bias(self) -> torch.Tensor:
+        """The bias the layer actually adds, [out_features]."""
+        return self.bias * self.lr_mul
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.linear(x, self.effective_weight(), self.bias * self.lr_mul)
+        x = F.linear(x, self.effective_weight(), self.effective_bias())
         return _lrelu(x) if self.activation == "lrelu" else x
 
 
@@ -106,9 +112,10 @@ class Blur(nn.Module):
         self.register_buffer("kernel", (k / k.sum() * gain)[None, None], persistent=False)
         self.pad = (pad[0], pad[1], pad[0], pad[1])
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, kernel: torch.Tensor | None = None) -> torch.Tensor:
+        """``kernel``: a copy of :attr:`kernel` to use instead (a renderer's own, outside inference mode)."""
         c = x.shape[1]
-        weight = self.kernel.to(dtype=x.dtype).expand(c, 1, 4, 4)
+        weight = (self.kernel if kernel is None else kernel).to(dtype=x.dtype).expand(c, 1, 4, 4)
         return F.conv2d(F.pad(x, self.pad), weight, groups=c)
 
 
@@ -156,14 +163,21 @@ class ModulatedConv2d(nn.Module):
             p = (4 - 2) - (kernel - 1)
             self.blur = Blur(((p + 1) // 2 + 1, p // 2 + 1), gain=4.0)
 
+    def effective_weight(self) -> torch.Tensor:
+        """The shared weight the layer applies before modulation, [C_out, C_in, k, k]."""
+        return self.weight * self.weight_gain
+
+    def convolve(self, x: torch.Tensor, weight: torch.Tensor, blur_kernel: torch.Tensor | None = None) -> torch.Tensor:
+        """The layer's conv with a given (already scaled, possibly modulated) ``weight``: with ``up`` a stride-2
+        transposed conv then the blur (``blur_kernel`` replaces the blur's own); both synthesis paths use it."""
+        if self.up:
+            return self.blur(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2), blur_kernel)
+        return F.conv2d(x, weight, padding=self.padding)
+
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         styles = self.affine(w)
-        weight = self.weight * self.weight_gain
-        x = x * styles[:, :, None, None].to(x.dtype)
-        if self.up:
-            x = self.blur(F.conv_transpose2d(x, weight.transpose(0, 1).to(x.dtype), stride=2))
-        else:
-            x = F.conv2d(x, weight.to(x.dtype), padding=self.padding)
+        weight = self.effective_weight()
+        x = self.convolve(x * styles[:, :, None, None].to(x.dtype), weight.to(x.dtype))
         if self.demodulate:
             # [N, C_in] @ [C_in, C_out]: sum over input channels and taps of (w * s)^2, without a per-sample weight.
             demod = torch.rsqrt(styles.square() @ weight.square().sum(dim=(2, 3)).t() + 1e-8)

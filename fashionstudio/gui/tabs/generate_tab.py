@@ -56,7 +56,8 @@ class _Engine:
     """What rendering needs for one loaded generator (built lazily on a worker thread)."""
 
     def __init__(self, model: Any) -> None:
-        from fashionstudio.core.latent import FastSynthesis, LatentSpace
+        from fashionstudio.core.latent import LatentSpace
+        from fashionstudio.models.stylegan2_fast import FastSynthesis
 
         G = model.networks["G"]
         self.sha = model.sha256
