@@ -3,8 +3,8 @@
 Prints JSON: for each family and preset, images/s of one full training step (every network's forward and backward,
 every optimiser step; StyleGAN2's lazy R1 counted at its 1/r1_interval share), the FLOPs of that step counted with
 torch.utils.flop_counter, the GFLOP/s achieved, and that as a fraction of a float32 matmul peak measured in the
-same run (the best of several 1024×1024 matmuls on the same threads). Random tensors stand in for the data, so the
-number is the trainer's, not the data reader's.
+same run (the best of several 1024×1024 matmuls on the same threads). One batch of the family's own synthetic atelier
+data, read once by its real reader, is reused for every step, so the number is the trainer's, not the data reader's.
 
     python benchmarks/train_throughput.py [--families pgpg,cyclegan] [--presets demo] [--steps 3]
         [--precision fp32,bf16] [--channels-last false,true]
@@ -29,10 +29,14 @@ from torch.utils.flop_counter import flop_registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from fashionstudio.core import registry  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.trainers import get_trainer  # noqa: E402
+from training.trainers.batches import fixed_batch  # noqa: E402
+from training.trainers.data_adapter import family_dataset  # noqa: E402
 
-FAMILIES = ("pgpg", "posewarp", "pixeldtgan", "cyclegan", "munit", "stylegan2")
+# Every family a run can train on generated data (the upscaler reads a folder of pictures).
+FAMILIES = tuple(f.name for f in registry.families() if f.trainer is not None and f.atelier_kind is not None)
 
 
 def matmul_peak_gflops(n: int = 1024, repeats: int = 12, dtype: torch.dtype = torch.float32) -> float:
@@ -63,41 +67,22 @@ class FlopCount(TorchDispatchMode):
         return out
 
 
-def random_batch(family: str, arch: dict, batch: int) -> dict:
-    r = arch["resolution"]
-
-    def img():
-        return torch.rand(batch, 3, r, r) * 2 - 1
-
-    if family == "pgpg":
-        return {"src": img(), "tgt": img(), "tgt_pose": torch.rand(batch, arch["pose_channels"], r, r),
-                "tgt_mask": (torch.rand(batch, 1, r, r) > 0.5).float()}
-    if family == "posewarp":  # real skeletons: the warp's cost does not depend on them, its blend does
-        from fashionstudio.core.pose_transfer import default_target_pose, heatmap_sigma
-        from fashionstudio.core.poses import render_heatmaps
-
-        kp = (default_target_pose(1.0) * r - 0.5).astype("float32")
-        pose = [torch.from_numpy(render_heatmaps(k, r, heatmap_sigma(r)))[None].expand(batch, -1, -1, -1)
-                for k in (kp, kp + r / 16)]
-        return {"src": img(), "tgt": img(), "src_pose": pose[0].contiguous(), "tgt_pose": pose[1].contiguous(),
-                "tgt_mask": (torch.rand(batch, 1, r, r) > 0.5).float()}
-    if family == "pixeldtgan":
-        return {"person": img(), "flat": img(), "flat_other": img()}
-    if family in ("cyclegan", "munit"):
-        return {"A": img(), "B": img()}
-    return {"image": img()}
-
-
 def measure(family: str, preset: str, steps: int, tmp: Path, precision: str = "fp32",
             channels_last: bool = False) -> dict:
     run = tmp / f"{family}-{preset}-{precision}-{channels_last}"
     run.mkdir(parents=True, exist_ok=True)
+    data = tmp / f"data-{family}-{preset}"  # shared by the variants of one family and preset
     (run / "config.toml").write_text(f'family = "{family}"\npreset = "{preset}"\ndevice = "cpu"\n'
-                                     f'precision = "{precision}"\nchannels_last = {str(channels_last).lower()}\n')
+                                     f'precision = "{precision}"\nchannels_last = {str(channels_last).lower()}\n'
+                                     f'[data]\nkind = "atelier"\npath = "{data.as_posix()}"\nsize = 24\n')
     cfg = load_config(run)
+    cfg.data.size = max(cfg.data.size, 2 * cfg.batch_size)  # a whole batch of distinct training items
     trainer = get_trainer(family)(cfg, torch.device("cpu"))
-    batch = trainer.to_device(random_batch(family, trainer.arch, cfg.batch_size))
-    r1 = trainer.cfg.loss.get("r1_interval") if family == "stylegan2" else None
+    dataset = family_dataset(cfg, run, "train", trainer.arch)
+    if len(dataset) < cfg.batch_size:
+        raise SystemExit(f"{family}: the atelier's training split has {len(dataset)} items, fewer than a batch.")
+    batch = trainer.to_device(fixed_batch(dataset, cfg.batch_size, cfg.seed))
+    r1 = trainer.cfg.loss.get("r1_interval")  # lazy R1 (StyleGAN2): every r1_interval-th step is dearer
     # Step 0 is a warm-up; StyleGAN2's steps then skip R1 (step % interval != 0) except where counted below.
     trainer.step = 1
     trainer.train_step(batch)
