@@ -64,8 +64,7 @@ def test_the_lock_dies_with_a_killed_trainer(tmp_path):
     assert summarize_run(run).state != "elsewhere"
 
 
-def test_train_tab_shows_a_locked_run_as_running_elsewhere(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
+def test_train_tab_shows_a_locked_run_as_running_elsewhere(qtbot, tmp_path, isolated_home):
     from fashionstudio.gui.tabs.train_tab import TrainTab
 
     runs = tmp_path / "runs"

@@ -1,4 +1,5 @@
-"""fashionstudio.core.runs: run folders, incremental event reading, TensorBoard smoothing, decimation, run state."""
+"""fashionstudio.core.runs: run folders, new runs, incremental event reading, TensorBoard smoothing, decimation, run
+state."""
 
 from __future__ import annotations
 
@@ -200,6 +201,25 @@ def test_create_run_writes_a_config_the_trainer_reads(tmp_path):
     assert (cfg.family, cfg.steps, cfg.batch_size, cfg.data.kind, cfg.data.size, cfg.resolution) == \
         ("cyclegan", 7, 2, "atelier", 16, 32)
     assert cfg.arch["g_base"] == 4 and cfg.log.log_every == 1
+
+
+def test_the_new_run_dialog_reads_the_trainers_preset_file_without_importing_the_trainer():
+    """The dialog pre-fills from training/configs/<preset>/<family>.toml, found without importing ``training``."""
+    import subprocess
+    import sys
+    import tomllib
+
+    from training.config import preset_path
+
+    with open(preset_path("demo", "pgpg"), "rb") as f:
+        want = tomllib.load(f)
+    assert runs.preset_defaults("demo", "pgpg") == want and want["steps"] > 0
+    assert runs.preset_defaults("no-such-preset", "pgpg") == {}
+    code = ("import sys; from fashionstudio.core.runs import preset_defaults\n"
+            "d = preset_defaults('demo', 'pgpg'); print(d['steps'], 'training' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [str(want["steps"]), "False"]
 
 
 @pytest.mark.parametrize("change, words", [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from PySide6.QtWidgets import (
 )
 
 from fashionstudio.core.runs import (
-    DATA_KIND_LABELS, PRESETS, RunSetupError, RunSpec, trainable_families, validate_run_spec,
+    DATA_KIND_LABELS, PRESETS, RunSetupError, RunSpec, preset_defaults, trainable_families, validate_run_spec,
 )
 
 PRESET_TEXT = {
@@ -24,17 +23,6 @@ PRESET_TEXT = {
 RESOLUTIONS = (None, 32, 64, 128, 256)
 DEVICE_TEXT = (("auto", "Automatic (GPU if there is one)"), ("cpu", "CPU"), ("cuda", "CUDA GPU"),
                ("mps", "Apple GPU (MPS)"))
-
-
-def preset_defaults(preset: str, family: str) -> dict[str, Any]:
-    """The preset file's top-level values (steps, batch size, atelier size) to pre-fill the form."""
-    try:
-        from training.config import preset_path
-
-        with open(preset_path(preset, family), "rb") as f:
-            return tomllib.load(f)
-    except (ImportError, OSError, tomllib.TOMLDecodeError):
-        return {}
 
 
 class NewRunDialog(QDialog):
