@@ -87,3 +87,9 @@ def _json_or_none(raw: str | None) -> Any:
         return safe_json.loads(raw, allow_nan=True)  # a NaN metric in settings is harmless
     except safe_json.SafeJsonError:
         return None
+
+
+def as_png_path(path: str | os.PathLike) -> Path:
+    """``path`` with a ``.png`` suffix (an export is always a PNG, whatever name was typed)."""
+    path = Path(path)
+    return path if path.suffix.lower() == ".png" else path.with_suffix(".png")

@@ -2,34 +2,31 @@
 
 A tool tab subclass sets ``tool``/``title``, adds its controls to ``self.controls_layout`` and implements
 ``run_request()``: it returns a no-argument callable that runs on a worker thread (inside torch.inference_mode)
-and returns the result, or None when there is nothing to run. Everything else — loading, pasting, dropping,
-exporting with provenance, undo, the model's loading state, the latest-wins worker, the self-test — is here.
+and returns the result, or None when there is nothing to run. Everything else is provided: here the layout, the
+model's loading state, the latest-wins worker, the familiarity check and export with provenance; opening the
+input (loading, pasting, dropping) and undo in gui.tool_input; the self-test in gui.self_test.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar
 
 from PIL import Image
-from PySide6.QtCore import QEventLoop, QTimer, Qt, Signal
-from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget,
 )
 
-import fashionstudio
-from fashionstudio.gui.canvas import ImageCanvas, display_qimage, qimage_to_png_bytes
+from fashionstudio.gui.canvas import ImageCanvas
 from fashionstudio.gui.model_manager import NO_MODEL_MESSAGE, ModelManager
+from fashionstudio.gui.tool_input import ToolInput
 from fashionstudio.gui.widgets.familiarity_banner import FamiliarityBanner
-from fashionstudio.gui.workers import LatestWinsWorker, error_sentence, run_in_background
+from fashionstudio.gui.workers import LatestWinsWorker, run_in_background
 
 log = logging.getLogger(__name__)
-_HISTORY_LIMIT = 20
 
 
 def captioned(caption: str, widget: QWidget) -> QWidget:
@@ -45,7 +42,7 @@ def captioned(caption: str, widget: QWidget) -> QWidget:
     return box
 
 
-class ToolTab(QWidget):
+class ToolTab(ToolInput, QWidget):
     """Base class of a tool tab. See the module docstring for what a subclass provides."""
 
     tool: ClassVar[str] = ""            # model-manager key and the families' tool (registry.tool_families), e.g. "pose"
@@ -63,19 +60,13 @@ class ToolTab(QWidget):
     def __init__(self, manager: ModelManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.manager = manager
-        self.source_path: Path | None = None
         self.last_result: Any = None
         self.last_elapsed_ms: float | None = None
-        self._history: list[tuple[Image.Image | None, QImage | None, Path | None, Image.Image | None]] = []
         self._model_message = ""
-        self._opening = 0  # image loads in flight
-        self._load_token = 0  # the newest image load; an older one finishing later is dropped (latest wins)
 
         self.source_canvas = ImageCanvas(self.source_placeholder)
         self.result_canvas = ImageCanvas(self.result_placeholder, accept_drops=False)
-        self.source_canvas.files_dropped.connect(self._on_files_dropped)
-        self.source_canvas.image_dropped.connect(self._on_image_dropped)
-        self.source_canvas.sample_requested.connect(self.open_sample)
+        self._init_input()  # gui.tool_input: opening the input picture, undo
 
         # Whether the input looks like the model's training pictures (core.familiarity), scored on a worker.
         self.familiarity_banner = FamiliarityBanner()
@@ -279,120 +270,10 @@ class ToolTab(QWidget):
             self._set_model_message("Model unloaded to free memory; it reloads when you use this tab.")
             self._update_run_button()
 
-    # -- input ----------------------------------------------------------------------------------------------------
-    def sample_name(self) -> str | None:
-        """The sample offered on the empty input now (a key of ``core.samples.SAMPLES``), or None."""
-        return self.sample if self.needs_source else None
-
-    def refresh_sample_offer(self) -> None:
-        """Offer ``sample_name()`` on the empty input canvas (or nothing when it does not ship)."""
-        from fashionstudio.core.resources import ResourceNotFoundError
-        from fashionstudio.core.samples import SAMPLES, sample_path
-
-        name = self.sample_name()
-        try:
-            offer = f"Try a sample: {SAMPLES[name]}" if name and sample_path(name) else None
-        except (ResourceNotFoundError, KeyError):
-            offer = None  # an installation without samples simply offers none
-        self.source_canvas.set_sample_offer(offer)
-
-    def open_sample(self) -> None:
-        """Open the offered sample picture through the normal loading path."""
-        from fashionstudio.core.samples import sample_path
-
-        name = self.sample_name()
-        if name:
-            self.open_image(sample_path(name))
-
-    def open_image(self, path: str | Path) -> None:
-        """Load ``path`` in the background and make it the input; errors appear on the canvas. When several loads
-        overlap, the one asked for last wins, whichever finishes first."""
-        from fashionstudio.core.images import load_image
-
-        path = Path(path)
-        self._start_load(f"Opening {path.name}…", lambda: load_image(path), path)
-
-    def open_image_bytes(self, data: bytes, name: str = "the pasted image") -> None:
-        from fashionstudio.core.images import load_image_bytes
-
-        self._start_load("Opening the pasted image…", lambda: load_image_bytes(data, name), None)
-
-    def _start_load(self, note: str, load: Callable[[], Image.Image], path: Path | None) -> None:
-        self.source_canvas.set_busy(note)
-        self._opening += 1
-        self._load_token += 1
-        token = self._load_token
-
-        def decode() -> tuple[Image.Image, QImage]:
-            img = load()
-            return img, display_qimage(img)  # the display copy too, so the GUI thread only wraps a small one
-
-        run_in_background(decode, lambda loaded: self._source_loaded(loaded, path, token),
-                          lambda exc: self._source_failed(exc, token, path), context=self)
-
-    def paste(self) -> None:
-        """Take an image (or an image file) from the clipboard."""
-        mime = QGuiApplication.clipboard().mimeData()
-        files = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime is not None else []
-        if files:
-            self.open_image(files[0])
-        elif mime is not None and mime.hasImage():
-            self.open_image_bytes(qimage_to_png_bytes(QImage(mime.imageData())))
-        else:
-            self.status_message.emit("The clipboard holds no image to paste.")
-
-    def set_source_image(self, img: Image.Image, path: Path | None = None, display: QImage | None = None) -> None:
-        """Make ``img`` the input (undoable) and let the tool react; ``display`` is its ready painting copy."""
-        self._push_history()
-        self.source_path = path
-        self.source_canvas.set_busy(None)
-        self.source_canvas.set_image(img, display)
-        self.result_canvas.clear()
-        self._update_run_button()
-        self.check_familiarity()
-        self.on_source_changed()
-
-    def source_image(self) -> Image.Image | None:
-        return self.source_canvas.image()
-
+    # -- busy ---------------------------------------------------------------------------------------------------------
     def is_busy(self) -> bool:
         """An image is being opened or an inference is running."""
         return self._opening > 0 or self.worker.is_busy()
-
-    def _source_loaded(self, loaded: tuple[Image.Image, QImage], path: Path | None, token: int) -> None:
-        self._opening -= 1
-        if token != self._load_token:
-            log.info("dropped an older image load (%s): a newer one was asked for", path)
-            return
-        img, display = loaded
-        self.set_source_image(img, path, display)
-        if path is not None:
-            self.file_opened.emit(str(path))
-            self.status_message.emit(f"Opened {path.name} ({img.width} x {img.height}).")
-
-    def _source_failed(self, exc: BaseException, token: int, path: Path | None = None) -> None:
-        self._opening -= 1
-        if token != self._load_token:
-            return  # a newer load is on its way; this one's error is no longer what the user asked about
-        message = error_sentence(exc)
-        if path is not None:
-            from fashionstudio.core.folder_scan import UNREAD_FORMATS
-
-            # An iPhone HEIC or an AVIF gets the format's name and the fix, not "not an image".
-            advice = UNREAD_FORMATS.get(path.suffix.lower())
-            if advice:
-                message = f"'{path.name}' {advice}."
-        self.source_canvas.set_busy(None)
-        self.source_canvas.set_error(message)
-        self.status_message.emit(message)
-
-    def _on_files_dropped(self, paths: list[str]) -> None:
-        if len(paths) > 1:
-            self.status_message.emit(f"{len(paths)} files dropped: opening the first, {Path(paths[0]).name}.")
-        self.open_image(paths[0])
-
-    def _on_image_dropped(self, qimg: QImage) -> None:
-        self.open_image_bytes(qimage_to_png_bytes(qimg), "the dropped image")
 
     # -- familiarity ----------------------------------------------------------------------------------------------
     def familiarity_role(self) -> str | None:
@@ -454,42 +335,13 @@ class ToolTab(QWidget):
     def _on_busy_changed(self, busy: bool) -> None:
         self.result_canvas.set_busy("Working…" if busy and not self.result_canvas.has_image() else None)
 
-    # -- undo -----------------------------------------------------------------------------------------------------
-    def _push_history(self) -> None:
-        self._history.append((self.source_canvas.image(), self.source_canvas.display_image(), self.source_path,
-                              self.result_canvas.image()))
-        del self._history[:-_HISTORY_LIMIT]
-
-    def can_undo(self) -> bool:
-        return bool(self._history)
-
-    def undo(self) -> bool:
-        """Go back to the previous input and result. Returns False when there is nothing to undo."""
-        if not self._history:
-            return False
-        source, display, path, result = self._history.pop()
-        self.worker.cancel_pending()
-        self.source_path = path
-        self.source_canvas.set_image(source, display)
-        self.result_canvas.set_image(result)
-        self._update_run_button()
-        self.check_familiarity()
-        return True
-
     # -- export ---------------------------------------------------------------------------------------------------
     def provenance(self) -> dict[str, Any]:
         """What produced the current result: app, tool, model file and hash, settings, input file, time."""
-        model = self.model
-        info: dict[str, Any] = {
-            "software": f"FashionStudio {fashionstudio.__version__}",
-            "tool": self.tool,
-            "settings": self.settings(),
-            "source": self.source_path.name if self.source_path else None,
-            "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
-        if model is not None:
-            info.update(model=model.path.name, model_sha256=model.sha256, model_name=model.name,
-                        family=model.family)
+        from fashionstudio.core.pipeline_common import result_provenance
+
+        info = result_provenance(self.model, self.tool, self.settings(),
+                                 self.source_path.name if self.source_path else None)
         if self.familiarity is not None and self.needs_source:
             info["familiarity"] = self.familiarity.provenance()
         info.update(self.sharpen.provenance())
@@ -501,94 +353,23 @@ class ToolTab(QWidget):
 
     def export_result(self, path: str | Path) -> Path:
         """Write the result to ``path`` as PNG with provenance. Raises ValueError when there is no result."""
-        from fashionstudio.core.provenance import save_png_with_provenance
+        from fashionstudio.core.provenance import as_png_path, save_png_with_provenance
 
         img = self.result_image()
         if img is None:
             raise ValueError("There is no result to export yet.")
-        path = Path(path)
-        if path.suffix.lower() != ".png":
-            path = path.with_suffix(".png")
-        return save_png_with_provenance(img, path, self.provenance())
+        return save_png_with_provenance(img, as_png_path(path), self.provenance())
 
     # -- self-test and shutdown -----------------------------------------------------------------------------------
     def self_test(self, timeout_s: float = 120.0) -> dict[str, Any]:
-        """Load this tab's model (if one exists) and run one inference through ``trigger``; report a dict.
+        """Load this tab's model (if one exists) and run one inference through ``trigger``; report a dict
+        (gui.self_test.run_self_test)."""
+        from fashionstudio.gui.self_test import run_self_test
 
-        ``status`` is "ok", "no-model", "not-implemented" or "error" (with ``message``).
-        """
-        report: dict[str, Any] = {"tool": self.tool}
-        path = self.manager.model_path(self.tool)
-        if path is None:
-            from fashionstudio.core.default_models import model_search_dirs
-
-            folders = ", ".join(str(f) for f in model_search_dirs()) or "no folder"
-            return {**report, "status": "no-model",
-                    "message": f"No {self.title or self.tool} model was found (looked for {self.tool}.safetensors "
-                               f"in {folders}), so nothing was tested."}
-        report["model"] = str(path)
-        is_mine = lambda key, *_: key == self.tool  # noqa: E731 (the manager serves every tab)
-
-        def start_load() -> bool:
-            if self.model is not None:
-                return False
-            self.manager.load(self.tool, path)
-            return True
-
-        kind, args = _wait_for(self.manager.ready, self.manager.failed, start_load, timeout_s, accept=is_mine)
-        if kind == "error":
-            return {**report, "status": "error", "message": args[1]}
-        if self.model is None:
-            return {**report, "status": "error", "message": "the model did not load in time"}
-
-        if self.needs_source and self.source_image() is None:
-            self.source_canvas.set_image(self.sample_input())
-        t0 = time.perf_counter()
-        kind, args = _wait_for(self.worker.result_ready, self.worker.failed, lambda: self.trigger() is not None,
-                               timeout_s)
-        if kind == "skipped":
-            return {**report, "status": "not-implemented"}
-        if kind == "error":
-            return {**report, "status": "error", "message": args[1]}
-        if kind == "timeout":
-            return {**report, "status": "error", "message": "the inference did not finish in time"}
-        return {**report, "status": "ok", "inference_ms": round(args[2], 1),
-                "wall_ms": round((time.perf_counter() - t0) * 1000, 1)}
+        return run_self_test(self, timeout_s)
 
     def shutdown(self, timeout_s: float = 10.0) -> None:
         """Drop pending work and wait for the running inference (window closing)."""
         self.sharpen.shutdown(timeout_s)
         self.worker.shutdown(timeout_s)
 
-
-def _wait_for(ok: Any, failed: Any, start: Callable[[], bool], timeout_s: float,
-              accept: Callable[..., bool] = lambda *args: True) -> tuple[str, tuple | None]:
-    """Call ``start`` and spin an event loop until ``ok`` or ``failed`` emits (with arguments ``accept`` takes) or
-    ``timeout_s`` passes. Returns ("ok" | "error", the signal's arguments), ("timeout", None), or ("skipped", None)
-    when ``start`` says there is nothing to wait for."""
-    outcome: dict[str, tuple] = {}
-    loop = QEventLoop()
-
-    def slot_for(kind: str) -> Callable[..., None]:
-        def slot(*args: Any) -> None:
-            if accept(*args):
-                outcome.setdefault(kind, args)
-                loop.quit()
-        return slot
-
-    on_ok, on_failed = slot_for("ok"), slot_for("error")
-    ok.connect(on_ok)
-    failed.connect(on_failed)
-    try:
-        if not start():
-            return "skipped", None
-        if not outcome:
-            QTimer.singleShot(int(timeout_s * 1000), loop.quit)
-            loop.exec()
-    finally:
-        ok.disconnect(on_ok)
-        failed.disconnect(on_failed)
-    for kind in ("error", "ok"):
-        if kind in outcome:
-            return kind, outcome[kind]
-    return "timeout", None

@@ -84,7 +84,6 @@ class PoseTab(ToolTab):
         super().__init__(manager, parent)
         self._transfer: PoseTransfer | None = None
         self._shown_pose: np.ndarray | None = None   # the target pose of the result on screen
-        self._coarse_history: list[Image.Image | None] = []  # beside the base's (photo, refined) history
         self._stale_up_to = 0  # requests up to this id were overtaken by a refusal: their results are dropped
         self._build_pose_ui()
 
@@ -362,10 +361,11 @@ class PoseTab(ToolTab):
         super()._on_busy_changed(busy)
         self.coarse_canvas.set_busy("Working…" if busy and not self.coarse_canvas.has_image() else None)
 
-    def _push_history(self) -> None:
-        super()._push_history()
-        self._coarse_history.append(self.coarse_canvas.image())
-        del self._coarse_history[:-len(self._history)]  # the base keeps a bounded history
+    def _history_extra(self) -> Image.Image | None:
+        return self.coarse_canvas.image()  # undone together with the base's photo and refined result
+
+    def _restore_history_extra(self, coarse: Image.Image | None) -> None:
+        self.coarse_canvas.set_image(coarse)
 
     def undo(self) -> bool:
         """Ctrl+Z in the editor undoes pose edits (the editor claims it); elsewhere, the photo as usual."""
@@ -376,7 +376,6 @@ class PoseTab(ToolTab):
             return True
         done = super().undo()
         if done:
-            self.coarse_canvas.set_image(self._coarse_history.pop() if self._coarse_history else None)
             img = self.source_image()
             if img is not None:
                 self.editor.set_aspect(img.width / img.height)
