@@ -89,3 +89,26 @@ def test_failed_open_keeps_naming_the_model_in_use(qtbot, tmp_path, family):
     finally:
         tab.shutdown()
         manager.shutdown()
+
+
+class RefusingTab(LabelTab):
+    def run_request(self):
+        self.status_message.emit("Drop a photo of a dressed person first.")
+        return None
+
+
+def test_a_tab_that_refuses_its_sample_input_fails_the_self_test_with_its_sentence(qtbot, isolated_home, family):
+    from fashionstudio.core.modelfile import save_model_file
+    from fashionstudio.gui.self_test import run_self_test
+
+    isolated_home.models.mkdir()
+    save_model_file(isolated_home.models / "labelled.safetensors", FAMILY, _build({}), {}, resolution=8)
+    manager = ModelManager("cpu")
+    tab = RefusingTab(manager)
+    qtbot.addWidget(tab)
+    try:
+        report = run_self_test(tab, timeout_s=20)
+    finally:
+        tab.shutdown()
+        manager.shutdown()
+    assert report["status"] == "error" and report["message"] == "Drop a photo of a dressed person first."

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 def run_self_test(tab: ToolTab, timeout_s: float = 120.0) -> dict[str, Any]:
     """Load ``tab``'s model (if one exists) and run one inference through ``tab.trigger``.
 
-    ``status`` is "ok", "no-model", "not-implemented" or "error" (with ``message``).
+    ``status`` is "ok", "no-model" or "error" (with ``message``: for a tab that refused its sample input, the
+    sentence it gave the user).
     """
     manager, tool = tab.manager, tab.tool
     report: dict[str, Any] = {"tool": tool}
@@ -45,10 +46,21 @@ def run_self_test(tab: ToolTab, timeout_s: float = 120.0) -> dict[str, Any]:
 
     if tab.needs_source and tab.source_image() is None:
         tab.source_canvas.set_image(tab.sample_input())
+    said: list[str] = []
+
+    def hear(sentence: str) -> None:
+        said.append(sentence)
+
+    tab.status_message.connect(hear)
     t0 = time.perf_counter()
-    kind, args = wait_for(tab.worker.result_ready, tab.worker.failed, lambda: tab.trigger() is not None, timeout_s)
+    try:
+        kind, args = wait_for(tab.worker.result_ready, tab.worker.failed, lambda: tab.trigger() is not None,
+                              timeout_s)
+    finally:
+        tab.status_message.disconnect(hear)
     if kind == "skipped":
-        return {**report, "status": "not-implemented"}
+        return {**report, "status": "error",
+                "message": said[-1] if said else "the tab did not run on its sample input"}
     if kind == "error":
         return {**report, "status": "error", "message": args[1]}
     if kind == "timeout":

@@ -311,11 +311,7 @@ class ToolTab(ToolInput, QWidget):
     # -- running --------------------------------------------------------------------------------------------------
     def trigger(self) -> int | None:
         """Ask ``run_request`` for a job and submit it to the latest-wins worker; returns the request id."""
-        try:
-            job = self.run_request()
-        except NotImplementedError:
-            self.status_message.emit(f"The {self.title or self.tool} tool is not available in this version yet.")
-            return None
+        job = self.run_request()
         if job is None:
             return None
         model = self.model
