@@ -27,3 +27,15 @@ def open_model_and_wait(tab, qtbot, path: Path, timeout_ms: int = 10_000) -> Non
     """Open a model file on a tool tab and wait until the model manager has it loaded there."""
     tab.open_model(path)
     qtbot.waitUntil(lambda: tab.model is not None and tab.model.path == path, timeout=timeout_ms)
+
+
+def open_pose_tab(open_tool_tab, qtbot, model_path: Path | None = None):
+    """A shown Pose tab (conftest's ``open_tool_tab``) with its pose library read and, if given, a model loaded."""
+    from fashionstudio.gui.tabs.pose_tab import PoseTab
+
+    tab = open_tool_tab(PoseTab)
+    qtbot.waitUntil(lambda: not tab.library.is_loading(), timeout=10_000)
+    if model_path is not None:
+        tab.open_model(model_path)
+        qtbot.waitUntil(lambda: tab.model is not None, timeout=20_000)
+    return tab

@@ -22,6 +22,7 @@ from fashionstudio.gui.tabs.pose_tab import PoseTab
 from fashionstudio.gui.widgets.source_pose_panel import DONE_TEXT, MARK_TEXT
 from fashionstudio.models import posewarp
 
+from qt_helpers import open_pose_tab
 from test_pose_transfer import photo, tiny_pose_model
 
 R_WRIST, R_HIP = 4, 8
@@ -46,15 +47,6 @@ def model_files(tmp_path_factory):
             "warp": tiny_warp_model(folder / "warp.safetensors")}
 
 
-def make_tab(open_tool_tab, qtbot, model_path=None) -> PoseTab:
-    tab = open_tool_tab(PoseTab)
-    qtbot.waitUntil(lambda: not tab.library.is_loading(), timeout=10_000)
-    if model_path is not None:
-        tab.open_model(model_path)
-        qtbot.waitUntil(lambda: tab.model is not None, timeout=20_000)
-    return tab
-
-
 def open_photo(qtbot, tab: PoseTab, path) -> None:
     tab.open_image(path)
     qtbot.waitUntil(lambda: tab.source_path == path and not tab.source_pose_panel.is_looking_up(), timeout=10_000)
@@ -76,7 +68,7 @@ def drag(widget, start: QPoint, end: QPoint) -> None:
 def test_marking_the_photos_pose_with_the_mouse_saves_it_for_the_file_and_it_comes_back(qtbot, tmp_path, open_tool_tab):
     path = tmp_path / "look.png"
     photo((90, 150)).save(path)
-    tab = make_tab(open_tool_tab, qtbot)
+    tab = open_pose_tab(open_tool_tab, qtbot)
     open_photo(qtbot, tab, path)
     panel = tab.source_pose_panel
     assert tab.source_pose() is None and "not known" in panel.label.text()
@@ -102,7 +94,7 @@ def test_marking_the_photos_pose_with_the_mouse_saves_it_for_the_file_and_it_com
     # The next launch, the same file (here a renamed copy): the pose is found, shown, and used as the target.
     copy = tmp_path / "copy of look.png"
     shutil.copy(path, copy)
-    again = make_tab(open_tool_tab, qtbot)
+    again = open_pose_tab(open_tool_tab, qtbot)
     open_photo(qtbot, again, copy)
     assert again.source_pose() == pytest.approx(marked, abs=1e-4)
     assert "marked by you" in again.source_pose_panel.label.text()
@@ -118,7 +110,7 @@ def test_marking_the_photos_pose_with_the_mouse_saves_it_for_the_file_and_it_com
 
 
 def test_a_warping_model_without_the_photos_pose_says_what_to_do_then_runs_once_it_is_marked(qtbot, model_files, open_tool_tab):
-    tab = make_tab(open_tool_tab, qtbot, model_files["warp"])
+    tab = open_pose_tab(open_tool_tab, qtbot, model_files["warp"])
     img = photo((90, 150))
     tab.set_source_image(img)  # pasted: no file, no annotation
     wait_idle(qtbot, tab)
@@ -143,7 +135,7 @@ def test_a_warping_model_without_the_photos_pose_says_what_to_do_then_runs_once_
 
 
 def test_a_photo_pose_without_a_hip_gives_a_sentence_and_no_stale_result(qtbot, model_files, open_tool_tab):
-    tab = make_tab(open_tool_tab, qtbot, model_files["warp"])
+    tab = open_pose_tab(open_tool_tab, qtbot, model_files["warp"])
     tab.set_source_image(photo((90, 150)))
     panel = tab.source_pose_panel
     qtbot.waitUntil(lambda: not panel.is_looking_up(), timeout=10_000)
@@ -171,7 +163,7 @@ def test_a_dataset_photo_lends_its_annotated_pose_to_the_warping_model(qtbot, tm
     photo((88, 128)).convert("RGB").save(path)
     kp = np.round(np.asarray(default_target_pose(88 / 128)) * np.array([128, 88]) - 0.5).astype(np.float32)
     write_pose_csv(root / "fasion-resize-annotation-train.csv", {"fashionMENDenimid0000008001_1front.jpg": kp})
-    tab = make_tab(open_tool_tab, qtbot, model_files["warp"])
+    tab = open_pose_tab(open_tool_tab, qtbot, model_files["warp"])
     open_photo(qtbot, tab, path)
     wait_idle(qtbot, tab)
     assert "annotated in fasion-resize-annotation-train.csv" in tab.source_pose_panel.label.text()
@@ -196,7 +188,7 @@ class _Gate:
 
 
 def test_an_older_result_does_not_land_after_the_target_pose_is_emptied(qtbot, model_files, open_tool_tab):
-    tab = make_tab(open_tool_tab, qtbot, model_files["pgpg"])
+    tab = open_pose_tab(open_tool_tab, qtbot, model_files["pgpg"])
     tab.set_source_image(photo((90, 150)))
     wait_idle(qtbot, tab)
     assert tab.result_canvas.image() is not None
@@ -216,7 +208,7 @@ def test_an_older_result_does_not_land_after_the_target_pose_is_emptied(qtbot, m
 
 
 def test_a_target_with_no_joints_on_a_warping_model_gives_its_sentence(qtbot, model_files, open_tool_tab):
-    tab = make_tab(open_tool_tab, qtbot, model_files["warp"])
+    tab = open_pose_tab(open_tool_tab, qtbot, model_files["warp"])
     tab.set_source_image(photo((90, 150)))
     qtbot.waitUntil(lambda: not tab.source_pose_panel.is_looking_up(), timeout=10_000)
     tab.source_pose_panel.start_marking()
@@ -232,7 +224,7 @@ def test_a_new_photo_ends_marking_and_looks_up_its_own_pose(qtbot, tmp_path, ope
     a, b = tmp_path / "a.png", tmp_path / "b.png"
     photo((90, 150)).save(a)
     photo((150, 90), backdrop=(40, 40, 40)).save(b)
-    tab = make_tab(open_tool_tab, qtbot)
+    tab = open_pose_tab(open_tool_tab, qtbot)
     open_photo(qtbot, tab, a)
     tab.source_pose_panel.start_marking()
     tab.source_pose_panel.overlay.move_joint(R_WRIST, 0.3, 0.3)
@@ -247,7 +239,7 @@ def test_a_new_photo_ends_marking_and_looks_up_its_own_pose(qtbot, tmp_path, ope
 def test_the_skeleton_is_painted_over_the_photo_only_while_marking(qtbot, tmp_path, open_tool_tab):
     path = tmp_path / "look.png"
     photo((90, 150)).save(path)
-    tab = make_tab(open_tool_tab, qtbot)
+    tab = open_pose_tab(open_tool_tab, qtbot)
     open_photo(qtbot, tab, path)
     canvas, panel = tab.source_canvas, tab.source_pose_panel
 
@@ -277,7 +269,7 @@ def test_the_sample_person_comes_with_its_pose_so_a_warping_model_runs_on_it(qtb
     person = sample_path("person")
     img = Image.open(person).convert("RGB")
     backdrop = np.asarray(img)[2, 2].astype(int)
-    tab = make_tab(open_tool_tab, qtbot, model_files["warp"])
+    tab = open_pose_tab(open_tool_tab, qtbot, model_files["warp"])
     tab.open_sample()
     qtbot.waitUntil(lambda: tab.source_path == person, timeout=10_000)
     wait_idle(qtbot, tab)
@@ -291,7 +283,7 @@ def test_the_sample_person_comes_with_its_pose_so_a_warping_model_runs_on_it(qtb
 
 
 def test_in_a_short_window_the_sentence_brings_the_mark_button_into_view(qtbot, model_files, open_tool_tab):
-    tab = make_tab(open_tool_tab, qtbot, model_files["warp"])
+    tab = open_pose_tab(open_tool_tab, qtbot, model_files["warp"])
     tab.resize(900, 430)  # the side panel's controls scroll at this height
     qtbot.waitUntil(lambda: tab.controls_scroll.verticalScrollBar().maximum() > 0, timeout=5_000)
     button = tab.source_pose_panel.mark_button
@@ -303,7 +295,7 @@ def test_in_a_short_window_the_sentence_brings_the_mark_button_into_view(qtbot, 
 
 
 def test_the_self_test_runs_a_warping_model(qtbot, model_files, monkeypatch, open_tool_tab):
-    tab = make_tab(open_tool_tab, qtbot)
+    tab = open_pose_tab(open_tool_tab, qtbot)
     monkeypatch.setattr(tab.manager, "model_path", lambda key: model_files["warp"])
     report = tab.self_test(timeout_s=20)
     assert report["status"] == "ok", report
@@ -319,7 +311,7 @@ def test_looking_at_an_annotation_keeps_it_one_and_undo_stays_with_the_photo(qtb
     write_pose_csv(root / "fasion-resize-annotation-train.csv", {"fashionMENDenimid0000008001_1front.jpg": kp})
     plain = tmp_path / "plain.png"
     photo((90, 150)).save(plain)
-    tab = make_tab(open_tool_tab, qtbot)
+    tab = open_pose_tab(open_tool_tab, qtbot)
     panel = tab.source_pose_panel
     open_photo(qtbot, tab, plain)
     panel.start_marking()
@@ -339,7 +331,7 @@ def test_an_imported_64px_annotation_lends_a_256px_photo_its_pose_unsquashed(qtb
     kp = np.round(np.asarray(default_target_pose(1.0)) * 64 - 0.5).astype(np.float32)
     csv = tmp_path / "atelier64.csv"
     write_pose_csv(csv, {"look.png": kp})
-    tab = make_tab(open_tool_tab, qtbot)
+    tab = open_pose_tab(open_tool_tab, qtbot)
     tab.library.import_csv(csv)
     qtbot.waitUntil(lambda: "atelier64.csv" in tab.note(), timeout=10_000)
     photos = tmp_path / "photos"  # not beside the CSV: only the imported row knows this photo
@@ -352,7 +344,7 @@ def test_an_imported_64px_annotation_lends_a_256px_photo_its_pose_unsquashed(qtb
 
 
 def test_the_result_columns_are_named_after_the_model(qtbot, model_files, open_tool_tab):
-    tab = make_tab(open_tool_tab, qtbot, model_files["warp"])
+    tab = open_pose_tab(open_tool_tab, qtbot, model_files["warp"])
     assert [label.text() for label in tab.stage_captions] == ["Warped photo", "Result"]
     tab.open_model(model_files["pgpg"])
     qtbot.waitUntil(lambda: tab.model is not None and tab.model.path == model_files["pgpg"], timeout=20_000)
@@ -360,7 +352,7 @@ def test_the_result_columns_are_named_after_the_model(qtbot, model_files, open_t
 
 
 def test_a_refused_request_does_not_cancel_the_newer_one_that_fixed_the_pose(qtbot, model_files, open_tool_tab):
-    tab = make_tab(open_tool_tab, qtbot, model_files["warp"])
+    tab = open_pose_tab(open_tool_tab, qtbot, model_files["warp"])
     tab.set_source_image(photo((90, 150)))
     panel = tab.source_pose_panel
     qtbot.waitUntil(lambda: not panel.is_looking_up(), timeout=10_000)

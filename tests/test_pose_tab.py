@@ -13,9 +13,9 @@ from fashionstudio.core.pose_transfer import (
     IUV_MODEL_GOT_KEYPOINTS, KEYPOINT_MODEL_GOT_IUV, PoseTransfer, normalise_keypoints, read_iuv, refit_pose,
 )
 from fashionstudio.core.poses import FLIP_PERMUTATION, write_pose_csv
-from fashionstudio.gui.model_manager import ModelManager
 from fashionstudio.gui.tabs.pose_tab import PoseTab
 
+from qt_helpers import open_pose_tab
 from test_pose_transfer import photo, synthetic_iuv, tiny_pose_model
 
 R_WRIST, L_WRIST = 4, 7
@@ -31,32 +31,6 @@ def model_files(tmp_path_factory):
             "iuv": tiny_pose_model(folder / "pose_iuv.safetensors", pose_channels=3)}
 
 
-_open_tabs: list[PoseTab] = []
-
-
-@pytest.fixture(autouse=True)
-def _shut_tabs_down(qtbot):  # after qtbot, so it tears down first
-    """Stop each tab's worker and model loads before Qt deletes the widgets (as the window does on close)."""
-    yield
-    while _open_tabs:
-        tab = _open_tabs.pop()
-        tab.shutdown()
-        tab.manager.shutdown()
-
-
-def make_tab(qtbot, model_path=None) -> PoseTab:
-    tab = PoseTab(ModelManager("cpu"))
-    _open_tabs.append(tab)
-    qtbot.addWidget(tab)
-    tab.resize(1100, 700)
-    tab.show()
-    qtbot.waitUntil(lambda: not tab.library.is_loading(), timeout=10_000)
-    if model_path is not None:
-        tab.open_model(model_path)
-        qtbot.waitUntil(lambda: tab.model is not None, timeout=20_000)
-    return tab
-
-
 def wait_idle(qtbot, tab: PoseTab) -> None:
     qtbot.waitUntil(lambda: not tab.is_busy(), timeout=20_000)
     qtbot.wait(20)  # the last result travels through the event loop after the worker goes idle
@@ -66,8 +40,8 @@ def pixels(img: Image.Image) -> np.ndarray:
     return np.asarray(img, np.float32)
 
 
-def test_a_photo_gives_coarse_and_refined_and_a_moved_joint_changes_them(qtbot, model_files):
-    tab = make_tab(qtbot, model_files["keypoints"])
+def test_a_photo_gives_coarse_and_refined_and_a_moved_joint_changes_them(qtbot, model_files, open_tool_tab):
+    tab = open_pose_tab(open_tool_tab, qtbot, model_files["keypoints"])
     tab.set_source_image(photo((90, 150)))
     wait_idle(qtbot, tab)
     coarse, refined = tab.coarse_canvas.image(), tab.result_canvas.image()
@@ -80,8 +54,8 @@ def test_a_photo_gives_coarse_and_refined_and_a_moved_joint_changes_them(qtbot, 
     assert tab.settings()["target"] == "keypoints"
 
 
-def test_a_drag_burst_runs_only_a_few_requests_and_ends_on_the_final_pose(qtbot, model_files):
-    tab = make_tab(qtbot, model_files["keypoints"])
+def test_a_drag_burst_runs_only_a_few_requests_and_ends_on_the_final_pose(qtbot, model_files, open_tool_tab):
+    tab = open_pose_tab(open_tool_tab, qtbot, model_files["keypoints"])
     img = photo((90, 150))
     tab.set_source_image(img)
     wait_idle(qtbot, tab)
@@ -103,8 +77,8 @@ def test_a_drag_burst_runs_only_a_few_requests_and_ends_on_the_final_pose(qtbot,
     assert not tab.editor.can_undo()
 
 
-def test_mouse_drag_moves_a_joint_mirrors_its_twin_and_ctrl_z_undoes_it(qtbot):
-    tab = make_tab(qtbot)
+def test_mouse_drag_moves_a_joint_mirrors_its_twin_and_ctrl_z_undoes_it(qtbot, open_tool_tab):
+    tab = open_pose_tab(open_tool_tab, qtbot)
     editor = tab.editor
     tab.mirror_box.setChecked(True)
     start = editor.pose()
@@ -127,8 +101,8 @@ def test_mouse_drag_moves_a_joint_mirrors_its_twin_and_ctrl_z_undoes_it(qtbot):
     assert np.allclose(editor.pose(), moved)
 
 
-def test_keyboard_selects_moves_hides_and_restores_joints(qtbot):
-    tab = make_tab(qtbot)
+def test_keyboard_selects_moves_hides_and_restores_joints(qtbot, open_tool_tab):
+    tab = open_pose_tab(open_tool_tab, qtbot)
     editor = tab.editor
     editor.setFocus()
     editor.select_joint(0)
@@ -149,8 +123,8 @@ def test_keyboard_selects_moves_hides_and_restores_joints(qtbot):
     assert editor.mirror and tab.mirror_box.isChecked()
 
 
-def test_library_thumbnails_load_and_picking_one_sets_the_pose(qtbot, model_files):
-    tab = make_tab(qtbot, model_files["keypoints"])
+def test_library_thumbnails_load_and_picking_one_sets_the_pose(qtbot, model_files, open_tool_tab):
+    tab = open_pose_tab(open_tool_tab, qtbot, model_files["keypoints"])
     assert tab.library.count() >= 4
     assert not tab.library.item(0).icon().isNull()
     tab.set_source_image(photo((90, 150)))
@@ -162,8 +136,8 @@ def test_library_thumbnails_load_and_picking_one_sets_the_pose(qtbot, model_file
     assert np.allclose(tab.shown_pose(), expected)
 
 
-def test_imported_csv_adds_poses_and_lends_a_photos_own_pose(qtbot, tmp_path):
-    tab = make_tab(qtbot)
+def test_imported_csv_adds_poses_and_lends_a_photos_own_pose(qtbot, tmp_path, open_tool_tab):
+    tab = open_pose_tab(open_tool_tab, qtbot)
     kp = np.array([(20 + 6 * i, 30 + (i % 5) * 4) for i in range(18)], np.float32)
     kp[16] = (-1, -1)
     csv = tmp_path / "annotations.csv"
@@ -182,8 +156,8 @@ def test_imported_csv_adds_poses_and_lends_a_photos_own_pose(qtbot, tmp_path):
     assert (tab.target_pose()[16] == -1).all()
 
 
-def test_malformed_csv_and_corrupt_photo_give_sentences_and_the_tab_keeps_working(qtbot, tmp_path, model_files):
-    tab = make_tab(qtbot, model_files["keypoints"])
+def test_malformed_csv_and_corrupt_photo_give_sentences_and_the_tab_keeps_working(qtbot, tmp_path, model_files, open_tool_tab):
+    tab = open_pose_tab(open_tool_tab, qtbot, model_files["keypoints"])
     bad_csv = tmp_path / "poses.csv"
     bad_csv.write_text("name:keypoints_y:keypoints_x\nmodel.jpg: [1, 2, 3]: [4, 5]\n")
     count = tab.library.count()
@@ -208,8 +182,8 @@ def test_malformed_csv_and_corrupt_photo_give_sentences_and_the_tab_keeps_workin
     assert np.array_equal(tab.shown_pose(), tab.target_pose())
 
 
-def test_iuv_model_explains_it_needs_an_iuv_map_then_runs_on_one(qtbot, tmp_path, model_files):
-    tab = make_tab(qtbot, model_files["iuv"])
+def test_iuv_model_explains_it_needs_an_iuv_map_then_runs_on_one(qtbot, tmp_path, model_files, open_tool_tab):
+    tab = open_pose_tab(open_tool_tab, qtbot, model_files["iuv"])
     tab.set_source_image(photo((40, 60)))
     qtbot.wait(50)
     assert tab.result_canvas.error_text() == IUV_MODEL_GOT_KEYPOINTS
@@ -231,8 +205,8 @@ def test_iuv_model_explains_it_needs_an_iuv_map_then_runs_on_one(qtbot, tmp_path
     assert tab.editor.has_backdrop()
 
 
-def test_keypoint_model_explains_it_cannot_use_an_iuv_map(qtbot, model_files):
-    tab = make_tab(qtbot, model_files["keypoints"])
+def test_keypoint_model_explains_it_cannot_use_an_iuv_map(qtbot, model_files, open_tool_tab):
+    tab = open_pose_tab(open_tool_tab, qtbot, model_files["keypoints"])
     tab.set_source_image(photo())
     wait_idle(qtbot, tab)
     tab.set_iuv_target(read_iuv(synthetic_iuv()), name="x_IUV.png")
@@ -242,15 +216,15 @@ def test_keypoint_model_explains_it_cannot_use_an_iuv_map(qtbot, model_files):
     assert not tab.editor.has_backdrop() and tab.result_canvas.error_text() is None
 
 
-def test_self_test_runs_one_inference(qtbot, model_files, monkeypatch):
-    tab = make_tab(qtbot)
+def test_self_test_runs_one_inference(qtbot, model_files, monkeypatch, open_tool_tab):
+    tab = open_pose_tab(open_tool_tab, qtbot)
     monkeypatch.setattr(tab.manager, "model_path", lambda key: model_files["keypoints"])
     report = tab.self_test(timeout_s=20)
     assert report["status"] == "ok", report
 
 
-def test_undoing_the_photo_brings_back_its_aspect_and_both_results(qtbot, model_files):
-    tab = make_tab(qtbot, model_files["keypoints"])
+def test_undoing_the_photo_brings_back_its_aspect_and_both_results(qtbot, model_files, open_tool_tab):
+    tab = open_pose_tab(open_tool_tab, qtbot, model_files["keypoints"])
     tab.set_source_image(photo((90, 150)))
     wait_idle(qtbot, tab)
     coarse_a, refined_a = tab.coarse_canvas.image(), tab.result_canvas.image()
@@ -263,8 +237,8 @@ def test_undoing_the_photo_brings_back_its_aspect_and_both_results(qtbot, model_
     assert tab.coarse_canvas.image() is coarse_a and tab.result_canvas.image() is refined_a
 
 
-def test_a_photo_from_a_dataset_folder_finds_its_annotation_csv(qtbot, tmp_path):
-    tab = make_tab(qtbot)
+def test_a_photo_from_a_dataset_folder_finds_its_annotation_csv(qtbot, tmp_path, open_tool_tab):
+    tab = open_pose_tab(open_tool_tab, qtbot)
     root = tmp_path / "inshop"
     item = root / "Img" / "WOMEN" / "Dresses" / "id_00000001"
     item.mkdir(parents=True)
@@ -278,8 +252,8 @@ def test_a_photo_from_a_dataset_folder_finds_its_annotation_csv(qtbot, tmp_path)
     assert np.allclose(tab.target_pose(), normalise_keypoints(kp, (140, 88)))
 
 
-def test_mirroring_the_last_pose_and_imported_csvs_are_remembered(qtbot, tmp_path):
-    tab = make_tab(qtbot)
+def test_mirroring_the_last_pose_and_imported_csvs_are_remembered(qtbot, tmp_path, open_tool_tab):
+    tab = open_pose_tab(open_tool_tab, qtbot)
     tab.mirror_box.setChecked(True)
     tab.set_joint(R_WRIST, 0.2, 0.3)
     tab.editor.set_pose(tab.editor.pose())  # a finished edit is what gets remembered
@@ -289,7 +263,7 @@ def test_mirroring_the_last_pose_and_imported_csvs_are_remembered(qtbot, tmp_pat
     qtbot.waitUntil(lambda: "mine.csv" in tab.note(), timeout=10_000)
     tab.target_panel.qsettings.sync()
 
-    again = make_tab(qtbot)
+    again = open_pose_tab(open_tool_tab, qtbot)
     qtbot.waitUntil(lambda: any(p.origin == "mine.csv" for p in again.library.poses()), timeout=10_000)
     assert again.mirror_box.isChecked() and again.editor.mirror
     assert again.target_pose()[R_WRIST] == pytest.approx((0.3, 0.2), abs=1e-4)
