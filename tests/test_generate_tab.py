@@ -70,7 +70,7 @@ def test_sliders_come_from_the_model_and_change_the_image(qtbot, tab):
     before = pixels(tab.result_image())
     tab.set_slider_value(0, 2.5)
     settle(qtbot, tab)
-    assert tab._shown_state.directions[0].value == 2.5
+    assert tab.session.shown.directions[0].value == 2.5
     assert np.abs(pixels(tab.result_image()) - before).mean() > 0.5
     tab.reset_sliders()
     settle(qtbot, tab)
@@ -82,7 +82,7 @@ def test_sliders_come_from_the_model_and_change_the_image(qtbot, tab):
     tab.sliders.set_layers(0, tab.layer_presets()["fine"])
     settle(qtbot, tab)
     fine_change = np.abs(pixels(tab.result_image()) - before).mean()
-    assert tab._shown_state.directions[0].layers == tab.layer_presets()["fine"]
+    assert tab.session.shown.directions[0].layers == tab.layer_presets()["fine"]
     assert 0 < fine_change < all_change
     tab.reset_sliders()
     # GANSpace as the other source of directions
@@ -95,7 +95,7 @@ def test_seed_grid_fills_and_a_click_edits_that_seed(qtbot, tab):
     qtbot.waitUntil(lambda: tab.seed_grid.filled_count() == PAGE_SIZE, timeout=WAIT_MS)
     tab.seed_grid.seed_chosen.emit(5)
     settle(qtbot, tab)
-    assert tab._shown_state.seed == 5 and tab.seed_spin.value() == 5
+    assert tab.session.shown.seed == 5 and tab.seed_spin.value() == 5
     tab.seed_grid.first_spin.setValue(PAGE_SIZE)
     qtbot.waitUntil(lambda: tab.seed_grid.filled_count() == PAGE_SIZE, timeout=WAIT_MS)
     assert tab.seed_grid.seeds()[0] == PAGE_SIZE
@@ -111,7 +111,7 @@ def test_export_then_reopen_restores_state_and_image(qtbot, tab, tmp_path):
     tab.sliders.rename(1, "sleeve length")
     tab.set_slider_value(1, -1.3)
     settle(qtbot, tab)
-    exported_state = tab._shown_state
+    exported_state = tab.session.shown
     out = tab.export_result(tmp_path / "look.png")
     saved = pixels(Image.open(out))
     assert np.array_equal(saved, pixels(tab.result_image()))
@@ -124,10 +124,10 @@ def test_export_then_reopen_restores_state_and_image(qtbot, tab, tmp_path):
     assert not np.array_equal(pixels(tab.result_image()), saved)
 
     tab.open_image(out)
-    qtbot.waitUntil(lambda: tab._shown_state is not None and tab._shown_state.seed == 7 and not tab.is_busy(),
+    qtbot.waitUntil(lambda: tab.session.shown is not None and tab.session.shown.seed == 7 and not tab.is_busy(),
                     timeout=WAIT_MS)
     settle(qtbot, tab)
-    s = tab._shown_state
+    s = tab.session.shown
     assert (s.seed, s.psi, s.mix_seed, s.mix_layers, s.noise_strength) == \
         (7, 0.55, 3, exported_state.mix_layers, 0.4)
     assert tab.psi_slider.value() == 55 and tab.mix_check.isChecked() and tab.noise_slider.value() == 40
@@ -158,7 +158,7 @@ def test_interpolation_strip_starts_and_ends_at_the_kept_images(qtbot, tab, tmp_
     tab.set_seed(20)
     settle(qtbot, tab)
     tab.open_image(out)
-    qtbot.waitUntil(lambda: tab._shown_state.base_ws is not None and not tab.is_busy(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.session.shown.base_ws is not None and not tab.is_busy(), timeout=WAIT_MS)
     settle(qtbot, tab)
     assert np.abs(pixels(tab.result_image()) - pixels(frames[2])).max() <= 1
     written = []
@@ -203,21 +203,21 @@ def test_walking_between_seeds_blends_their_w(qtbot, tab):
     start = pixels(tab.result_image())
     tab.move_to(3.5, 0.0)
     settle(qtbot, tab)
-    assert tab._shown_state.x == 3.5 and not np.array_equal(pixels(tab.result_image()), start)
+    assert tab.session.shown.x == 3.5 and not np.array_equal(pixels(tab.result_image()), start)
     tab.walk(1, 0)
-    qtbot.waitUntil(lambda: tab._shown_state.x == 4.0 and not tab._walk, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.session.shown.x == 4.0 and not tab.session.walk, timeout=WAIT_MS)
     assert tab.seed_spin.value() == 4
     # the same with the keyboard and the mouse on the image
     canvas = tab.result_canvas
     canvas.setFocus()
     qtbot.keyClick(canvas, Qt.Key.Key_Right)
-    qtbot.waitUntil(lambda: tab._shown_state.x == 5.0 and not tab._walk, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.session.shown.x == 5.0 and not tab.session.walk, timeout=WAIT_MS)
     centre = canvas.rect().center()
     qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=centre)
     qtbot.mouseMove(canvas, QPoint(centre.x() - 70, centre.y()))
     qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(centre.x() - 70, centre.y()))
     settle(qtbot, tab)
-    assert tab._shown_state.x == pytest.approx(5.5, abs=0.02)
+    assert tab.session.shown.x == pytest.approx(5.5, abs=0.02)
 
 
 def test_projection_runs_with_progress_and_can_be_cancelled(qtbot, tab, tmp_path):
@@ -237,7 +237,7 @@ def test_projection_runs_with_progress_and_can_be_cancelled(qtbot, tab, tmp_path
     tab.start_projection(Image.open(photo))
     qtbot.waitUntil(lambda: tab.state.base_ws is not None, timeout=WAIT_MS)
     settle(qtbot, tab)
-    assert tab._shown_state.base_ws is not None and tab.state.psi == 1.0
+    assert tab.session.shown.base_ws is not None and tab.state.psi == 1.0
     projected = pixels(tab.result_image())
     tab.set_slider_value(2, 2.0)  # the same sliders edit the projection
     settle(qtbot, tab)
@@ -264,7 +264,7 @@ def test_bad_inputs_give_a_message_and_leave_the_tab_usable(qtbot, tab, tmp_path
 
     wrong = tmp_path / "wrong_model.png"
     meta = PngImagePlugin.PngInfo()
-    state = json.loads(json.dumps({"tool": "generate", "settings": {"state": tab._snapshot().to_dict()}}))
+    state = json.loads(json.dumps({"tool": "generate", "settings": {"state": tab.snapshot().to_dict()}}))
     state["settings"]["state"]["base_ws"] = encode_array(np.zeros((3, 3), np.float32))  # not this model's size
     meta.add_text("fashionstudio", json.dumps(state))
     Image.new("RGB", (16, 16)).save(wrong, pnginfo=meta)
@@ -296,7 +296,7 @@ def test_direction_set_save_load_and_undo(qtbot, tab, tmp_path):
     settle(qtbot, tab)
     assert tab.undo()
     settle(qtbot, tab)
-    assert tab._shown_state.seed == 9
+    assert tab.session.shown.seed == 9
 
 
 def test_self_test_renders(qtbot, tab):
@@ -328,12 +328,12 @@ def test_cancelled_projection_goes_back_to_the_image_its_settings_describe(qtbot
     tab.cancel_projection()
     assert np.array_equal(pixels(tab.result_image()), before)  # at once: no gap with a preview left on screen
     settle(qtbot, tab)
-    assert tab._shown_state.seed == 4 and tab._shown_state.base_ws is None
+    assert tab.session.shown.seed == 4 and tab.session.shown.base_ws is None
     out = tab.export_result(tmp_path / "after_cancel.png")
     tab.set_seed(11)
     settle(qtbot, tab)
     tab.open_image(out)
-    qtbot.waitUntil(lambda: tab._shown_state.seed == 4 and not tab.is_busy(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.session.shown.seed == 4 and not tab.is_busy(), timeout=WAIT_MS)
     settle(qtbot, tab)
     assert np.abs(pixels(tab.result_image()) - pixels(Image.open(out))).max() <= 1
 
@@ -347,7 +347,7 @@ def test_a_png_from_the_cli_reopens_in_the_tab(qtbot, tab, tmp_path, model_path)
     messages = []
     tab.status_message.connect(messages.append)
     tab.open_image(png)
-    qtbot.waitUntil(lambda: tab._shown_state is not None and tab._shown_state.seed == 6 and not tab.is_busy(),
+    qtbot.waitUntil(lambda: tab.session.shown is not None and tab.session.shown.seed == 6 and not tab.is_busy(),
                     timeout=WAIT_MS)
     settle(qtbot, tab)
     assert tab.psi_slider.value() == 50 and tab.result_canvas.error_text() is None
@@ -518,7 +518,7 @@ def test_favourites_keep_results_restore_them_and_export_them_reopenable(qtbot, 
     settle(qtbot, tab)
     tab.favourites._choose(1)  # what a click on the second thumbnail does
     settle(qtbot, tab)
-    assert tab.state.seed == 12 and tab._shown_state.directions[0].value == 1.5
+    assert tab.state.seed == 12 and tab.session.shown.directions[0].value == 1.5
     assert np.array_equal(pixels(tab.result_image()), kept[12])
     assert tab.undo()  # choosing a favourite is undoable
     settle(qtbot, tab)

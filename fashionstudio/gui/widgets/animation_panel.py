@@ -1,8 +1,10 @@
 """AnimationPanel: the Generate tab's "Animate" page: two kept images, frame count and speed, strip and export.
 
-The panel holds the controls and writes animations (``core.animation``) in the background; the tab keeps the
-states and renders the strip. Signals: ``keep_requested(slot)`` ("A"/"B"), ``strip_requested()``,
-``export_requested(suffix)`` (".gif"/".mp4"), ``message(text)``.
+The panel holds the controls and the strip of frames (``strip``, which the tab places under its image), renders
+the strip from a job the tab gives (``render_strip``) and writes animations (``core.animation``) in the
+background; the tab keeps the states. Signals: ``keep_requested(slot)`` ("A"/"B"), ``strip_requested()``,
+``strip_ready(states)`` (the frames' states, in order), ``export_chosen(path)`` (a file picked in the export
+dialog), ``message(text)``.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from PIL import Image
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
-    QFormLayout, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+    QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget,
 )
 
 from fashionstudio.gui.canvas import pil_to_qimage
-from fashionstudio.gui.workers import run_in_background
+from fashionstudio.gui.widgets.interpolation_strip import InterpolationStrip
+from fashionstudio.gui.workers import error_sentence, run_in_background
 
 KEPT = 120
 INTRO = "Keep two images, then make the strip."
@@ -28,7 +31,8 @@ INTRO = "Keep two images, then make the strip."
 class AnimationPanel(QWidget):
     keep_requested = Signal(str)
     strip_requested = Signal()
-    export_requested = Signal(str)
+    strip_ready = Signal(object)
+    export_chosen = Signal(str)
     message = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -36,6 +40,9 @@ class AnimationPanel(QWidget):
         from fashionstudio.core.animation import MP4_MISSING, mp4_available
 
         self._mp4 = mp4_available()
+        self._kept = 0
+        self.strip = InterpolationStrip()
+        self.strip.hide()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 10, 4, 4)
         keep = QGridLayout()
@@ -67,9 +74,9 @@ class AnimationPanel(QWidget):
         lay.addWidget(self.strip_button)
         export = QHBoxLayout()
         self.gif_button = QPushButton("Export GIF…")
-        self.gif_button.clicked.connect(lambda: self.export_requested.emit(".gif"))
+        self.gif_button.clicked.connect(lambda: self._export_dialog(".gif"))
         self.mp4_button = QPushButton("Export MP4…")
-        self.mp4_button.clicked.connect(lambda: self.export_requested.emit(".mp4"))
+        self.mp4_button.clicked.connect(lambda: self._export_dialog(".mp4"))
         if not self._mp4:
             self.mp4_button.setToolTip(MP4_MISSING)
         export.addWidget(self.gif_button)
@@ -88,7 +95,10 @@ class AnimationPanel(QWidget):
 
         self.note.setText(text if self._mp4 or text != INTRO else f"{INTRO} {MP4_MISSING}")
 
-    def show_kept(self, slot: str, img: Image.Image) -> None:
+    def show_kept(self, slot: str, img: Image.Image, kept: int) -> None:
+        """Show ``img`` as end ``slot``; ``kept`` ends are kept now."""
+        self._kept = kept
+        self.update_buttons(kept, len(self.strip.frames()))
         pix = QPixmap.fromImage(pil_to_qimage(img)).scaled(
             KEPT - 4, KEPT - 4, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
         self.keep_labels[slot].setPixmap(pix)
@@ -97,6 +107,35 @@ class AnimationPanel(QWidget):
         self.strip_button.setEnabled(kept == 2)
         self.gif_button.setEnabled(frames > 0)
         self.mp4_button.setEnabled(frames > 0 and self._mp4)
+
+    def render_strip(self, job: Callable[[], list[tuple[Image.Image, Any]]]) -> None:
+        """Run ``job`` (it returns (image, state) per frame) in the background and show its frames."""
+        self.strip_button.setEnabled(False)
+        self.set_note("Rendering the strip…")
+
+        def done(result: list[tuple[Image.Image, Any]]) -> None:
+            images = [img for img, _ in result]
+            self.strip_ready.emit([state for _, state in result])
+            self.strip.set_frames(images)
+            self.strip.show()
+            self.set_note(f"{len(images)} frames from A to B. Click a frame to edit it.")
+            self.update_buttons(self._kept, len(images))
+
+        def fail(exc: BaseException) -> None:
+            self.set_note(error_sentence(exc))
+            self.update_buttons(self._kept, len(self.strip.frames()))
+
+        run_in_background(job, done, fail, context=self)
+
+    def _export_dialog(self, suffix: str) -> None:
+        if not self.strip.frames():
+            self.message.emit("Make the interpolation strip first.")
+            return
+        kind = "GIF animation (*.gif)" if suffix == ".gif" else "MP4 video (*.mp4)"
+        path, _ = QFileDialog.getSaveFileName(self, "Export animation", str(Path.home() / f"interpolation{suffix}"),
+                                              kind)
+        if path:
+            self.export_chosen.emit(path)
 
     def save(self, frames: list[Image.Image], path: str | Path,
              on_done: Callable[[Path], None] | None = None, sharpener: Any = None) -> None:

@@ -2,18 +2,19 @@
 
 The panel holds thumbnails and an opaque payload per favourite (the Generate tab stores its latent state there);
 it never interprets the payload. Signals: ``keep_requested()`` (the "Keep" button), ``chosen(payload)`` (a
-thumbnail clicked), ``export_requested()``, ``message(text)``.
+thumbnail clicked), ``export_chosen(folder)`` (a folder picked in the export dialog), ``message(text)``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
-    QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
+    QFileDialog, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
 )
 
 from fashionstudio.gui.canvas import pil_to_qimage
@@ -25,7 +26,7 @@ MAX_FAVOURITES = 48  # a row a designer can still scan; the oldest make room
 class FavouritesPanel(QWidget):
     keep_requested = Signal()
     chosen = Signal(object)
-    export_requested = Signal()
+    export_chosen = Signal(str)
     message = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -40,7 +41,7 @@ class FavouritesPanel(QWidget):
         self.remove_button.clicked.connect(self.remove_selected)
         self.export_button = QPushButton("Export all…")
         self.export_button.setToolTip("Write every favourite as a PNG that reopens with its settings.")
-        self.export_button.clicked.connect(self.export_requested.emit)
+        self.export_button.clicked.connect(self._export_dialog)
         self.list = QListWidget()
         self.list.setObjectName("favouritesList")
         self.list.setViewMode(QListView.ViewMode.IconMode)
@@ -94,6 +95,11 @@ class FavouritesPanel(QWidget):
     def _choose(self, row: int) -> None:
         if 0 <= row < len(self._items):
             self.chosen.emit(self._items[row][1])
+
+    def _export_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export favourites to folder", str(Path.home()))
+        if folder:
+            self.export_chosen.emit(folder)
 
     def _update(self) -> None:
         self.remove_button.setEnabled(bool(self._items))
