@@ -84,3 +84,16 @@ def test_the_owners_are_where_a_run_gets_its_defaults(path):
     del expected["arch"]  # the loader keeps only the overrides; the trainer lays them on the model's preset
     assert got.pop("arch") == _read(path).get("arch", {})
     assert got == expected
+
+
+@pytest.mark.parametrize("path", PRESET_FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_the_new_run_form_shows_what_the_trainer_will_use(path):
+    """The app cannot import training.config: its form values come from core.run_folder's defaults under the
+    preset file, and must be the numbers a run with only family and preset trains with."""
+    from fashionstudio.core.runs import form_values
+
+    preset, family = path.parent.name, path.stem
+    cfg = config_from_dict({"family": family, "preset": preset})
+    assert form_values(preset, family) == {
+        "steps": cfg.steps, "batch_size": cfg.batch_size, "atelier_size": cfg.data.size,
+        "sample_every": cfg.log.sample_every, "checkpoint_every": cfg.log.checkpoint_every}

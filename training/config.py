@@ -71,7 +71,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fashionstudio.core.run_folder import CONFIG_FILE, to_toml  # noqa: F401 - the run-folder protocol's
+from fashionstudio.core.run_folder import (  # noqa: F401 - CONFIG_FILE, to_toml: the run-folder protocol's
+    CONFIG_FILE, DEFAULT_ATELIER_SIZE, DEFAULT_BATCH_SIZE, DEFAULT_LOG, DEFAULT_STEPS, to_toml,
+)
 
 PRESETS = ("thesis", "studio", "demo")
 PRESET_DIR = Path(__file__).with_name("configs")
@@ -96,7 +98,7 @@ class ConfigError(ValueError):
 class DataConfig:
     kind: str = "atelier"
     path: str = ""
-    size: int = 512
+    size: int = DEFAULT_ATELIER_SIZE
     workers: int = 0
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -114,11 +116,11 @@ class OptimConfig:
 
 @dataclass
 class LogConfig:
-    log_every: int = 10
-    sample_every: int = 200
-    checkpoint_every: int = 500
-    keep_last: int = 3
-    eval_every: int = 0
+    log_every: int = DEFAULT_LOG["log_every"]
+    sample_every: int = DEFAULT_LOG["sample_every"]
+    checkpoint_every: int = DEFAULT_LOG["checkpoint_every"]
+    keep_last: int = DEFAULT_LOG["keep_last"]
+    eval_every: int = DEFAULT_LOG["eval_every"]
 
 
 @dataclass
@@ -129,8 +131,8 @@ class RunConfig:
     device: str = "auto"
     precision: str = "fp32"
     channels_last: bool = False
-    steps: int = 1000
-    batch_size: int = 8
+    steps: int = DEFAULT_STEPS
+    batch_size: int = DEFAULT_BATCH_SIZE
     resolution: int | None = None
     plugins: list[str] = field(default_factory=list)
     arch: dict[str, Any] = field(default_factory=dict)

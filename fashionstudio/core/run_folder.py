@@ -293,6 +293,13 @@ CONSOLE_FILE = "console.log"         # the trainer's stdout/stderr when the Trai
 CHECKPOINT_DIR = "checkpoints"       # step_XXXXXXXX.pt (checkpoint_name) and best.pt, written atomically
 BEST_CHECKPOINT = "best.pt"
 DEFAULT_MODEL_FILE = "model.safetensors"  # what `python -m training export RUN_DIR` writes by default
+
+# config.toml's defaults for the keys both sides show: training.config's dataclasses and the New-run dialog read
+# these, so a preset file that leaves a key out means the same number to the trainer and to the form.
+DEFAULT_STEPS = 1000
+DEFAULT_BATCH_SIZE = 8
+DEFAULT_ATELIER_SIZE = 512                 # [data] size: synthetic examples generated for a run
+DEFAULT_LOG = {"log_every": 10, "sample_every": 200, "checkpoint_every": 500, "keep_last": 3, "eval_every": 0}
 _CHECKPOINT_NAME = re.compile(r"^step_(\d{8,})\.pt$")
 
 

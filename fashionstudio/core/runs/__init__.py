@@ -7,8 +7,8 @@ from fashionstudio.core.runs.discovery import (  # noqa: F401
 )
 from fashionstudio.core.runs.event_log import LogDelta, RunLog, parse_events  # noqa: F401
 from fashionstudio.core.runs.new_run import (  # noqa: F401
-    DATA_KIND_LABELS, DEVICES, PRESETS, RunSetupError, RunSpec, create_run, preset_defaults, trainable_families,
-    validate_run_spec,
+    DATA_KIND_LABELS, DEVICES, PRESETS, RunSetupError, RunSpec, create_run, form_values, preset_defaults,
+    trainable_families, validate_run_spec,
 )
 from fashionstudio.core.runs.series import Series  # noqa: F401
 from fashionstudio.core.runs.smoothing import EmaState, ema_smooth  # noqa: F401

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from fashionstudio.core import registry
-from fashionstudio.core.run_folder import CONFIG_FILE, to_toml
+from fashionstudio.core.run_folder import (CONFIG_FILE, DEFAULT_ATELIER_SIZE, DEFAULT_BATCH_SIZE, DEFAULT_LOG,
+                                          DEFAULT_STEPS, to_toml)
 from fashionstudio.core.runs.discovery import read_toml_table
 from fashionstudio.families import Family
 
@@ -42,9 +43,9 @@ class RunSpec:
     preset: str = "demo"
     data_kind: str = "atelier"
     data_path: str = ""
-    atelier_size: int = 512
-    steps: int = 1500
-    batch_size: int = 8
+    atelier_size: int = DEFAULT_ATELIER_SIZE
+    steps: int = DEFAULT_STEPS
+    batch_size: int = DEFAULT_BATCH_SIZE
     resolution: int | None = None
     device: str = "auto"
     seed: int = 0
@@ -158,3 +159,14 @@ def preset_defaults(preset: str, family: str) -> dict[str, Any]:
     when there is no such file or it cannot be read."""
     path = preset_file(preset, family)
     return {} if path is None else read_toml_table(path)
+
+
+def form_values(preset: str, family: str) -> dict[str, int]:
+    """What the New-run form shows for a preset: its file's steps, batch size, atelier size and sample/checkpoint
+    intervals, and config.toml's defaults (core.run_folder) for those it leaves out, as the trainer reads them."""
+    d = preset_defaults(preset, family)
+    data = d.get("data") if isinstance(d.get("data"), dict) else {}
+    log = {**DEFAULT_LOG, **(d.get("log") if isinstance(d.get("log"), dict) else {})}
+    return {"steps": int(d.get("steps", DEFAULT_STEPS)), "batch_size": int(d.get("batch_size", DEFAULT_BATCH_SIZE)),
+            "atelier_size": int(data.get("size", DEFAULT_ATELIER_SIZE)),
+            "sample_every": int(log["sample_every"]), "checkpoint_every": int(log["checkpoint_every"])}

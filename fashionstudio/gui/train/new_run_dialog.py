@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
 )
 
 from fashionstudio.core.runs import (
-    DATA_KIND_LABELS, PRESETS, RunSetupError, RunSpec, preset_defaults, trainable_families, validate_run_spec,
+    DATA_KIND_LABELS, PRESETS, RunSetupError, RunSpec, form_values, trainable_families, validate_run_spec,
 )
 
 PRESET_TEXT = {
@@ -153,16 +153,14 @@ class NewRunDialog(QDialog):
         return spin
 
     def _fill_defaults(self, *_: Any) -> None:
-        d = preset_defaults(str(self.preset_combo.currentData()), self.family)
-        self.steps_spin.setValue(int(d.get("steps", 2000)))
-        self.batch_spin.setValue(int(d.get("batch_size", 8)))
-        self.size_spin.setValue(int(d.get("data", {}).get("size", 512)))
-        log = d.get("log", {}) if isinstance(d.get("log"), dict) else {}
-        self.sample_spin.setValue(int(log.get("sample_every", 200)))
-        self.checkpoint_spin.setValue(int(log.get("checkpoint_every", 500)))
+        v = form_values(str(self.preset_combo.currentData()), self.family)
+        self.steps_spin.setValue(v["steps"])
+        self.batch_spin.setValue(v["batch_size"])
+        self.size_spin.setValue(v["atelier_size"])
+        self.sample_spin.setValue(v["sample_every"])
+        self.checkpoint_spin.setValue(v["checkpoint_every"])
         # What the form shows unchanged is the preset's value, stated in its file or not (then a default).
-        self._preset_log = {**log, "sample_every": self.sample_spin.value(),
-                            "checkpoint_every": self.checkpoint_spin.value()}
+        self._preset_log = {"sample_every": v["sample_every"], "checkpoint_every": v["checkpoint_every"]}
 
     def _override(self, key: str, spin: QSpinBox) -> int | None:
         """The interval when it differs from the preset's (otherwise None, so the preset stays in charge)."""
