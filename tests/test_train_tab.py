@@ -18,9 +18,7 @@ from fashionstudio.core.run_folder import STOP_FILE
 
 
 @pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(tmp_path / "no-models"))
+def _env(isolated_home, tmp_path, monkeypatch):
     monkeypatch.setenv("FASHIONSTUDIO_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")   # the trainer subprocesses share two cores with other work
 

@@ -15,9 +15,7 @@ from test_train_tab import chart_points, hand_made_run, make_tab, row_texts
 
 
 @pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("FASHIONSTUDIO_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("FASHIONSTUDIO_MODELS", str(tmp_path / "no-models"))
+def _env(isolated_home, tmp_path, monkeypatch):
     monkeypatch.setenv("FASHIONSTUDIO_RUNS", str(tmp_path / "runs"))
 
 

@@ -8,13 +8,12 @@ from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeView, QWidget
 
+from fashionstudio.core.run_display import STATE_TEXT
 from fashionstudio.core.runs import RunSummary, trainable_families
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 STATE_COLOURS = {"running": "#2f62c9", "finished": "#2e7d32", "stopped": "#a86a00", "crashed": "#b3261e",
                  "new": "#6b717b", "elsewhere": "#5a4fb0", "copied": "#5a4fb0"}
-STATE_TEXT = {"running": "Running", "finished": "Finished", "stopped": "Stopped", "crashed": "Crashed",
-              "new": "Not started", "elsewhere": "Running elsewhere", "copied": "Copied mid-run"}
 COLUMNS = ("Run", "Status", "Progress")
 
 
@@ -68,7 +67,7 @@ class RunListModel(QStandardItemModel):
             row = self.row_of(summary.path)
             if row < 0:
                 row = self.rowCount()
-                name = QStandardItem(self._name(summary.path))
+                name = QStandardItem(self.name_of(summary.path))
                 name.setCheckable(True)
                 name.setEditable(False)
                 name.setData(str(summary.path), PATH_ROLE)
@@ -97,7 +96,7 @@ class RunListModel(QStandardItemModel):
         progress = f"{summary.last_step:,}" + (f" / {total:,}" if total else "")
         self.item(row, 2).setText(progress if summary.last_step or total else "")
 
-    def _name(self, path: Path) -> str:
+    def name_of(self, path: Path) -> str:
         if self.runs_dir is not None:
             try:
                 return path.relative_to(self.runs_dir).as_posix()
