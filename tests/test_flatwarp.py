@@ -10,7 +10,7 @@ import torch
 from fashionstudio.core.pose_transfer import default_target_pose
 from fashionstudio.models import flatwarp
 from fashionstudio.models.flatwarp import garment_flow
-from fashionstudio.models.posewarp import part_flow, warp
+from fashionstudio.models.part_warp import part_flow, warp
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 R = 64

@@ -10,7 +10,7 @@ from PIL import Image
 from fashionstudio.core.pose_transfer import (NO_SOURCE_POSE, PoseInputError, PoseTransfer, default_target_pose)
 from fashionstudio.core.poses import render_heatmaps
 from fashionstudio.models import posewarp
-from fashionstudio.models.posewarp import keypoints_from_heatmaps, part_flow, warp
+from fashionstudio.models.part_warp import PARTS, keypoints_from_heatmaps, part_flow, warp
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 R = 64
@@ -68,7 +68,7 @@ def test_a_part_missing_from_either_pose_is_not_warped():
     s_kp, s_ok = keypoints_from_heatmaps(heatmaps(without_forearm))
     t_kp, t_ok = keypoints_from_heatmaps(heatmaps(kp))
     _, masks = part_flow(s_kp, s_ok, t_kp, t_ok, R)
-    names = [p.name for p in posewarp.PARTS]
+    names = [p.name for p in PARTS]
     assert masks[0, names.index("r_forearm")].max() == 0
     assert masks[0, names.index("l_forearm")].max() == 1
 

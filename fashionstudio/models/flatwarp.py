@@ -9,7 +9,7 @@ and the joints say where each part of the garment sits. So, from the photo alone
    joints of the flat's layout (where the mannequin's shoulders, elbows and hips fall in the catalogue frame,
    which sizes the sleeves and the hem). Both come with presence logits. They are trained on the atelier's joints;
    the flow uses them without gradients.
-2. **Part-affine flow** (``posewarp.part_affines``): every flat pixel near a part (torso, upper arms, forearms,
+2. **Part-affine flow** (``part_warp.part_affines``): every flat pixel near a part (torso, upper arms, forearms,
    thighs for a dress) fetches the photo pixel of that part; pixels no part covers follow the torso's map.
 3. **Learned flow**: a small network sees the photo warped so and adds a bounded residual offset field.
 4. **Mask and fill**: deformable skips (the photo encoder's features moved by the flow) feed a decoder that
@@ -37,7 +37,7 @@ from fashionstudio.models.blocks import (
     resolve_config,
     select_networks,
 )
-from fashionstudio.models.posewarp import N_PARTS, Encoder, part_flow, resample_grid, warp
+from fashionstudio.models.part_warp import N_PARTS, Encoder, part_flow, resample_grid, warp
 
 NETWORKS = ("G", "D_R", "D_A")
 INFERENCE_NETWORKS = ("G",)

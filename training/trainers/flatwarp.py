@@ -16,7 +16,6 @@ import torch
 import torch.nn.functional as F
 
 from training.trainers import losses
-from training.trainers.posewarp import AtelierFeatureLoss
 from training.trainers.trainer import Trainer
 
 
@@ -53,7 +52,7 @@ class FlatWarpTrainer(Trainer):
 
     def make_optimizers(self):
         self.adv_kind = losses.check_kind(self.cfg.loss["adversarial"])
-        self.feature_loss = AtelierFeatureLoss(self.device) if float(self.cfg.loss["feature"]) > 0 else None
+        self.feature_loss = losses.AtelierFeatureLoss(self.device) if float(self.cfg.loss["feature"]) > 0 else None
         return {name: self.adam(name, self.nets[name].parameters()) for name in ("G", "D_R", "D_A")}
 
     def train_step(self, batch):

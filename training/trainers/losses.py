@@ -3,12 +3,16 @@
 - ``lsgan``: least squares (Mao et al.): D pushes real scores to 1 and fake to 0, G pushes fake to 1. The thesis's
   choice for PGPG, PixelDTGAN and CycleGAN; the D output is unbounded (no sigmoid).
 - ``nonsaturating``: the logistic loss of Goodfellow et al. in its non-saturating form (softplus), StyleGAN2's.
+
+Besides them: the colour/texture consistency terms and :class:`AtelierFeatureLoss`, the perceptual loss on the
+offline atelier network that the warping and upscaling trainers use.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 ADVERSARIAL = ("lsgan", "nonsaturating")
 
@@ -172,3 +176,31 @@ def texture_consistency(out: torch.Tensor, src: torch.Tensor) -> torch.Tensor:
     """L1 between the fabric textures of a translation and its source: a matching bag keeps the shoe's pattern
     (stripes stay stripes, a solid shoe gives a solid bag)."""
     return (fabric_texture(out) - fabric_texture(src)).abs().mean()
+
+
+FEATURE_LAYERS = (0, 1, 3, 5)  # trunk outputs at 64, 32, 16 and 8 px: texture to parts, not class decisions
+
+
+class AtelierFeatureLoss(nn.Module):
+    """Mean L1 between the frozen atelier trunk's activations of two image batches (a perceptual loss)."""
+
+    def __init__(self, device: torch.device, layers: tuple[int, ...] = FEATURE_LAYERS) -> None:
+        super().__init__()
+        from training.metrics.atelier_features import load_atelier
+
+        net, _ = load_atelier()
+        self.trunk = net.trunk[: max(layers) + 1].to(device).eval().requires_grad_(False)
+        self.layers = set(layers)
+
+    def _features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        out = []
+        for i, layer in enumerate(self.trunk):
+            x = layer(x)
+            if i in self.layers:
+                out.append(x)
+        return out
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            target = self._features(y.float())
+        return sum((a - b).abs().mean() for a, b in zip(self._features(x.float()), target)) / len(target)

@@ -15,14 +15,8 @@ from __future__ import annotations
 import torch
 
 from training.trainers import losses
+from training.trainers.samples import pose_image
 from training.trainers.trainer import Trainer
-
-
-def pose_image(pose: torch.Tensor) -> torch.Tensor:
-    """A pose tensor shown as an image in [-1, 1]: heatmaps as their maximum, an IUV map as it is."""
-    if pose.shape[1] == 3:
-        return pose * 2 - 1
-    return pose.amax(dim=1, keepdim=True).clamp(0, 1) * 2 - 1
 
 
 class PGPGTrainer(Trainer):

@@ -12,39 +12,10 @@ One step, on a pair (source I_A with pose P_A, target I_B with pose P_B and body
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from training.trainers import losses
-from training.trainers.pgpg import pose_image
+from training.trainers.samples import pose_image
 from training.trainers.trainer import Trainer
-
-FEATURE_LAYERS = (0, 1, 3, 5)  # trunk outputs at 64, 32, 16 and 8 px: texture to parts, not class decisions
-
-
-class AtelierFeatureLoss(nn.Module):
-    """Mean L1 between the frozen atelier trunk's activations of two image batches (a perceptual loss)."""
-
-    def __init__(self, device: torch.device, layers: tuple[int, ...] = FEATURE_LAYERS) -> None:
-        super().__init__()
-        from training.metrics.atelier_features import load_atelier
-
-        net, _ = load_atelier()
-        self.trunk = net.trunk[: max(layers) + 1].to(device).eval().requires_grad_(False)
-        self.layers = set(layers)
-
-    def _features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        out = []
-        for i, layer in enumerate(self.trunk):
-            x = layer(x)
-            if i in self.layers:
-                out.append(x)
-        return out
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            target = self._features(y.float())
-        return sum((a - b).abs().mean() for a, b in zip(self._features(x.float()), target)) / len(target)
-
 
 class PoseWarpTrainer(Trainer):
     DEFAULT_LR = {"G": 2e-4, "D": 2e-4}
@@ -55,7 +26,7 @@ class PoseWarpTrainer(Trainer):
 
     def make_optimizers(self):
         self.adv_kind = losses.check_kind(self.cfg.loss["adversarial"])
-        self.feature_loss = AtelierFeatureLoss(self.device) if float(self.cfg.loss["feature"]) > 0 else None
+        self.feature_loss = losses.AtelierFeatureLoss(self.device) if float(self.cfg.loss["feature"]) > 0 else None
         return {"G": self.adam("G", self.nets["G"].parameters()), "D": self.adam("D", self.nets["D"].parameters())}
 
     def train_step(self, batch):

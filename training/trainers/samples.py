@@ -54,3 +54,10 @@ def save_grid(run_dir: Path, step: int, rows: list[tuple[str, torch.Tensor]]) ->
     Image.fromarray(images_to_grid(rows)).save(tmp, format="PNG")
     tmp.replace(path)
     return rel
+
+
+def pose_image(pose: torch.Tensor) -> torch.Tensor:
+    """A pose tensor shown as an image in [-1, 1]: heatmaps as their maximum, an IUV map as it is."""
+    if pose.shape[1] == 3:
+        return pose * 2 - 1
+    return pose.amax(dim=1, keepdim=True).clamp(0, 1) * 2 - 1

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from training.data import DatasetError
-from training.trainers.posewarp import AtelierFeatureLoss
+from training.trainers import losses
 from training.trainers.trainer import Trainer
 
 # The atelier kinds whose pictures the tools make (person photos, flats, shoes and bags, catalogue images).
@@ -66,7 +66,7 @@ class UpscaleTrainer(Trainer):
         return upscale_dataset(self.cfg, run_dir, split, self.arch, self.dist)
 
     def make_optimizers(self):
-        self.feature_loss = AtelierFeatureLoss(self.device) if float(self.cfg.loss["feature"]) > 0 else None
+        self.feature_loss = losses.AtelierFeatureLoss(self.device) if float(self.cfg.loss["feature"]) > 0 else None
         return {"G": self.adam("G", self.nets["G"].parameters())}
 
     def train_step(self, batch):
