@@ -252,3 +252,20 @@ def test_run_reading_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+@pytest.mark.parametrize("name", ["config.toml", "events.jsonl"])
+def test_a_named_pipe_in_a_run_folder_is_refused_not_waited_on(tmp_path, name):
+    """A copied-in run folder is untrusted: a FIFO in place of a file must not block the run list forever."""
+    import threading
+
+    run = make_run(tmp_path, "piped", events=[{"kind": "status", "status": "started", "step": 0}])
+    (run / name).unlink(missing_ok=True)
+    os.mkfifo(run / name)
+    done: list = []
+    reader = threading.Thread(target=lambda: done.append(runs.summarize_run(run)), daemon=True)
+    reader.start()
+    reader.join(timeout=5)
+    assert done, f"summarize_run blocked on a FIFO {name}"
+    assert done[0].path == run

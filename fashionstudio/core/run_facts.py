@@ -9,14 +9,13 @@ share: every read is bounded in bytes, and a name that is not a regular file is 
 from __future__ import annotations
 
 import os
-import stat
 import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from fashionstudio.core.run_folder import CONFIG_FILE, CONSOLE_FILE, EVENTS_FILE
+from fashionstudio.core.run_folder import CONFIG_FILE, CONSOLE_FILE, EVENTS_FILE, NotRegularFileError, open_regular
 from fashionstudio.core.runs import checkpoint_files
 
 CONFIG_TEXT_MAX = 256 << 10     # bytes of config.toml shown and parsed; a longer one is no config the trainer writes
@@ -43,34 +42,18 @@ class RunFacts:
         return value if isinstance(value, str) else ""
 
 
-def _open_regular(path: Path) -> BinaryIO | None:
-    """``path`` opened for reading if it is a regular file, else None (missing, a folder, a FIFO, a device).
-
-    The open never blocks: O_NONBLOCK makes a FIFO open return at once, and fstat then refuses it.
-    """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            return None
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
 def read_config(run_dir: str | os.PathLike) -> tuple[dict[str, Any], str | None, str]:
     """``config.toml`` as (table, text, problem): ({}, None, "") when there is none, a ``problem`` (the end of a
     sentence beginning "config.toml ...") when it cannot be read, is too long or is not TOML."""
     path = Path(run_dir) / CONFIG_FILE
     try:
-        f = _open_regular(path)
+        f = open_regular(path)
     except FileNotFoundError:
         return {}, None, ""
+    except NotRegularFileError:
+        return {}, None, "is not a regular file"
     except OSError as exc:
         return {}, None, f"cannot be read ({exc.strerror or exc})"
-    if f is None:
-        return {}, None, "is not a regular file"
     with f:
         data = f.read(CONFIG_TEXT_MAX + 1)
     text = data[:CONFIG_TEXT_MAX].decode("utf-8", errors="replace")
@@ -85,10 +68,8 @@ def read_config(run_dir: str | os.PathLike) -> tuple[dict[str, Any], str | None,
 
 def _console_tail(run_dir: Path, n: int) -> tuple[str, ...]:
     try:
-        f = _open_regular(run_dir / CONSOLE_FILE)
+        f = open_regular(run_dir / CONSOLE_FILE)
     except OSError:
-        return ()
-    if f is None:
         return ()
     with f:
         size = f.seek(0, os.SEEK_END)

@@ -54,10 +54,11 @@ import json
 import math
 import os
 import re
+import stat
 import sys
 import time
 from pathlib import Path, PurePosixPath
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 EVENTS_FILE = "events.jsonl"
 STOP_FILE = "STOP"
@@ -267,7 +268,7 @@ def read_events(path: str | os.PathLike, from_offset: int = 0, max_bytes: int | 
     if path.is_dir():
         path = path / EVENTS_FILE
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             f.seek(from_offset)
             data = f.read() if max_bytes is None else f.read(max_bytes)
             while data and b"\n" not in data and len(data) <= MAX_LINE_BYTES:  # one line longer than max_bytes
@@ -288,6 +289,26 @@ def read_events(path: str | os.PathLike, from_offset: int = 0, max_bytes: int | 
 
 
 # ----- the folder's other files ------------------------------------------------------------------------------------
+class NotRegularFileError(OSError):
+    """A run-folder file that is a FIFO, a device or a folder: run folders are untrusted, and reading one could
+    block forever."""
+
+
+def open_regular(path: str | os.PathLike) -> BinaryIO:
+    """``path`` opened for binary reading, or :class:`NotRegularFileError` (an OSError) unless it is a regular file.
+
+    The open never blocks: O_NONBLOCK makes a FIFO's open return at once, and fstat then refuses it.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFileError(f"{os.fspath(path)} is not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 CONFIG_FILE = "config.toml"          # what to train: written by the New-run dialog or by hand, read by the trainer
 CONSOLE_FILE = "console.log"         # the trainer's stdout/stderr when the Train tab started it
 CHECKPOINT_DIR = "checkpoints"       # step_XXXXXXXX.pt (checkpoint_name) and best.pt, written atomically

@@ -3,7 +3,7 @@
 from fashionstudio.core.run_folder import CONFIG_FILE, CONSOLE_FILE, DEFAULT_MODEL_FILE  # noqa: F401
 from fashionstudio.core.runs.decimation import GrowArray, MinMaxPyramid, decimate_minmax  # noqa: F401
 from fashionstudio.core.runs.discovery import (  # noqa: F401
-    checkpoint_files, default_runs_dir, discover_runs, is_run_dir, read_run_config, tail_lines,
+    checkpoint_files, default_runs_dir, discover_runs, is_run_dir, read_run_config,
 )
 from fashionstudio.core.runs.event_log import LogDelta, RunLog, parse_events  # noqa: F401
 from fashionstudio.core.runs.new_run import (  # noqa: F401

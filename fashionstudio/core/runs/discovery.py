@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from fashionstudio.core.run_folder import CHECKPOINT_DIR, CONFIG_FILE, EVENTS_FILE
+from fashionstudio.core.run_folder import CHECKPOINT_DIR, CONFIG_FILE, EVENTS_FILE, open_regular
 
 
 def default_runs_dir() -> Path:
@@ -50,7 +50,7 @@ def discover_runs(runs_dir: str | os.PathLike, depth: int = 2) -> list[Path]:
 def read_toml_table(path: str | os.PathLike) -> dict[str, Any]:
     """A TOML file as a table; {} when missing or unreadable."""
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             return tomllib.load(f)
     except (OSError, ValueError, RecursionError):  # TOMLDecodeError, non-UTF-8 bytes, absurd nesting
         return {}
@@ -68,16 +68,3 @@ def checkpoint_files(run_dir: str | os.PathLike) -> list[Path]:
         return sorted(p for p in folder.iterdir() if p.suffix == ".pt" and not p.name.startswith("."))
     except OSError:
         return []
-
-
-def tail_lines(path: str | os.PathLike, n: int = 30, max_bytes: int = 64 << 10) -> list[str]:
-    """The last ``n`` lines of a text file, reading only its end."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - max_bytes))
-            data = f.read()
-    except OSError:
-        return []
-    return data.decode("utf-8", errors="replace").splitlines()[-n:]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fashionstudio.core.run_folder import decode_lines
+from fashionstudio.core.run_folder import decode_lines, open_regular
 from fashionstudio.core.runlock import lock_holder, read_holder
 from fashionstudio.core.runs.discovery import checkpoint_files, read_run_config
 from fashionstudio.core.runs.event_log import RunLog, parse_events
@@ -102,7 +102,7 @@ def summarize_run(run_dir: str | os.PathLike, tail_bytes: int = 64 << 10, now: f
         st = log.path.stat()
         summary.mtime = st.st_mtime
         start = max(0, st.st_size - tail_bytes)
-        with open(log.path, "rb") as f:
+        with open_regular(log.path) as f:
             f.seek(start)
             data = f.read()
         if start:  # the first line is cut: skip it
