@@ -7,7 +7,7 @@ Favourites, and the seed walk over the image. Export writes the whole editor sta
 PNG restores it; any other photo is projected into the generator.
 
 Every network call runs off the GUI thread through the :class:`~fashionstudio.core.generate_engine.GenerateEngine`:
-interactive renders on the tab's latest-wins worker, everything else with ``run_in_background``.
+interactive renders on the tab's latest-wins worker, everything else on the shared pool.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from fashionstudio.core.generate_engine import GenerateEngine
 from fashionstudio.core.generate_state import GenerateSession, caption, export_name
 from fashionstudio.gui.model_manager import ModelManager
 from fashionstudio.gui.tool_tab import ToolTab
+from fashionstudio.gui.widgets.generate_opener import GenerateOpener
 from fashionstudio.gui.widgets.generate_sections import GenerateSections
 from fashionstudio.gui.widgets.remembered import remember_choices
 from fashionstudio.gui.widgets.seed_grid import SeedGrid
 from fashionstudio.gui.widgets.seed_thumbnails import SeedThumbnails
 from fashionstudio.gui.widgets.seed_walk import SeedWalk
-from fashionstudio.gui.workers import error_sentence, run_in_background
 
 
 class GenerateTab(ToolTab):
@@ -74,6 +74,11 @@ class GenerateTab(ToolTab):
         self.result_canvas.setAcceptDrops(True)
         self.result_canvas.files_dropped.connect(self._on_files_dropped)
         self.result_canvas.image_dropped.connect(self._on_image_dropped)
+        self.opener = GenerateOpener(self.result_canvas, lambda: self.model, self)
+        self.opener.file_opened.connect(self.file_opened)
+        self.opener.state_opened.connect(self._state_opened)
+        self.opener.photo_opened.connect(self._photo_opened)
+        self.opener.failed.connect(self.status_message)
         self.seed_walk = SeedWalk(self.result_canvas, lambda: self.session, lambda: self.model is not None, self)
         self.seed_walk.will_change.connect(self._push_state)
         self.seed_walk.moved.connect(self._walked)
@@ -136,6 +141,7 @@ class GenerateTab(ToolTab):
         self.projection.finished.connect(self._projection_finished)
         self.projection.stopped.connect(self._projection_stopped)
         self.projection.message.connect(self.status_message)
+        self.projection.refused.connect(self.result_canvas.set_error)
         self.projection.again_requested.connect(lambda: self.start_projection(self.source_image()))
         self.favourites.keep_requested.connect(self.keep_favourite)
         self.favourites.chosen.connect(lambda payload: self._apply_state(copy.deepcopy(payload[0])))  # undoable
@@ -188,7 +194,7 @@ class GenerateTab(ToolTab):
         model = self.model
         return layer_presets(int(model.networks["G"].num_ws) if model is not None else 10)
 
-    def recompute_directions(self, keep_values: bool = False, only_if_empty: bool = False) -> None:
+    def recompute_directions(self, only_if_empty: bool = False) -> None:
         """Compute the direction sliders from the loaded generator in the background (``only_if_empty``: show
         the state's restored sliders instead, if it has them)."""
         model = self.model
@@ -206,7 +212,7 @@ class GenerateTab(ToolTab):
         self.trigger()
 
     def is_busy(self) -> bool:
-        return super().is_busy() or self.direction_panel.is_busy() or self.is_projecting()
+        return super().is_busy() or self.opener.is_busy() or self.direction_panel.is_busy() or self.is_projecting()
 
     # ================================================================================================= rendering
     def trigger(self) -> int | None:
@@ -314,17 +320,16 @@ class GenerateTab(ToolTab):
         return self.session.history.can_undo()
 
     def undo(self) -> bool:
-        state = self.session.undo(self.snapshot())
-        if state is not None:
-            self._apply_state(state, push=False)
-        return state is not None
+        return self._restore(self.session.undo(self.snapshot()))
 
     def can_redo(self) -> bool:
         return self.session.history.can_redo()
 
     def redo(self) -> bool:
         """Step forward again after undo. Returns False when there is nothing to redo."""
-        state = self.session.redo(self.snapshot())
+        return self._restore(self.session.redo(self.snapshot()))
+
+    def _restore(self, state: Any) -> bool:
         if state is not None:
             self._apply_state(state, push=False)
         return state is not None
@@ -355,78 +360,34 @@ class GenerateTab(ToolTab):
         background; names never overwrite an existing file."""
         from fashionstudio.core.generate_files import write_favourites
 
-        folder, kept = Path(folder), self.favourites.favourites()
-
-        def done(written: list[Path]) -> None:
-            self.status_message.emit(f"Exported {len(written)} favourites to {folder}.")
-            if on_done is not None:
-                on_done(written)
-
-        run_in_background(lambda: write_favourites(folder, kept), done,
-                          lambda exc: self.status_message.emit(error_sentence(exc)), context=self)
+        self.favourites.export(Path(folder), write_favourites, on_done)
 
     # ================================================================================================= opening files
     def open_image(self, path: str | Path) -> None:
         """A FashionStudio Generate PNG restores its state; any other image is projected into the generator."""
-        from fashionstudio.core.generate_files import read_generate_file
-
-        path = Path(path)
-        self.result_canvas.set_busy(f"Opening {path.name}…")
-        self._opening += 1
-        model = self.model
-        dims = (int(model.networks["G"].num_ws), int(model.networks["G"].w_dim)) if model is not None else (None, None)
-
-        run_in_background(lambda: read_generate_file(path, *dims), lambda r: self._file_opened(r, path),
-                          self._open_failed, context=self)
+        self.opener.open_path(Path(path))
 
     def open_image_bytes(self, data: bytes, name: str = "the pasted image") -> None:
-        from fashionstudio.core.images import load_image_bytes
+        self.opener.open_bytes(data, name)
 
-        self.result_canvas.set_busy("Opening the pasted image…")
-        self._opening += 1
-        run_in_background(lambda: ("photo", load_image_bytes(data, name)), lambda r: self._file_opened(r, None),
-                          self._open_failed, context=self)
+    def _state_opened(self, state: Any, sentence: str) -> None:
+        self._apply_state(state)
+        self.status_message.emit(sentence)
 
-    def _file_opened(self, result: tuple[str, Any], path: Path | None) -> None:
-        self._opening -= 1
-        self.result_canvas.set_busy(None)
-        kind, value = result
-        if path is not None:
-            self.file_opened.emit(str(path))
-        if kind == "state":
-            model = self.model
-            self._apply_state(value)
-            note = ""
-            if model is not None and value.model_sha256 and value.model_sha256 != model.sha256:
-                note = " It was made with a different model, so the image may differ."
-            self.status_message.emit(f"Restored the Generate settings of {path.name if path else 'the image'}.{note}")
-            return
+    def _photo_opened(self, img: Image.Image, path: Path | None) -> None:
         self.source_path = path
-        self.source_canvas.set_image(value)
+        self.source_canvas.set_image(img)
         self.check_familiarity()  # a photo unlike the training pictures projects badly: the banner says so
         self.status_message.emit(f"Opened {path.name if path else 'the image'}: projecting it into the generator…")
-        self.start_projection(value)
-
-    def _open_failed(self, exc: BaseException) -> None:
-        self._opening -= 1
-        message = error_sentence(exc)
-        self.result_canvas.set_busy(None)
-        self.result_canvas.set_error(message)
-        self.status_message.emit(message)
+        self.start_projection(img)
 
     # ================================================================================================= projection
     def start_projection(self, img: Image.Image | None) -> None:
         """Project ``img`` into the generator in the background; progress on the Project page; cancellable."""
         model = self.model
-        if img is None:
-            self.status_message.emit("Drop a photo first: there is nothing to project.")
-            return
-        if model is None:
-            self.status_message.emit("Open a StyleGAN2 model before projecting a photo.")
-            self.result_canvas.set_error("Open a StyleGAN2 model before projecting a photo.")
-            return
-        self.sections.setCurrentWidget(self.projection)
-        self.projection.start(img, lambda: self.engine(model))
+        if self.projection.accepts(img, model):
+            self.sections.setCurrentWidget(self.projection)
+            self.projection.start(img, lambda: self.engine(model))
 
     def _projection_finished(self, last: Any) -> None:
         self._push_state()

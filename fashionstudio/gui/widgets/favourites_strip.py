@@ -3,10 +3,12 @@
 The panel holds thumbnails and an opaque payload per favourite (the Generate tab stores its latent state there);
 it never interprets the payload. Signals: ``keep_requested()`` (the "Keep" button), ``chosen(payload)`` (a
 thumbnail clicked), ``export_chosen(folder)`` (a folder picked in the export dialog), ``message(text)``.
+``export(folder, write)`` runs the owner's ``write(folder, favourites)`` in the background.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from fashionstudio.gui.canvas import pil_to_qimage
+from fashionstudio.gui.workers import error_sentence, run_in_background
 
 THUMB = 72
 MAX_FAVOURITES = 48  # a row a designer can still scan; the oldest make room
@@ -100,6 +103,19 @@ class FavouritesPanel(QWidget):
         folder = QFileDialog.getExistingDirectory(self, "Export favourites to folder", str(Path.home()))
         if folder:
             self.export_chosen.emit(folder)
+
+    def export(self, folder: Path, write: Callable[[Path, list[Any]], list[Path]],
+               on_done: Callable[[list[Path]], None] | None = None) -> None:
+        """Write every favourite with ``write(folder, favourites())`` on a worker; ``message`` says how it went."""
+        kept = self.favourites()
+
+        def done(written: list[Path]) -> None:
+            self.message.emit(f"Exported {len(written)} favourites to {folder}.")
+            if on_done is not None:
+                on_done(written)
+
+        run_in_background(lambda: write(folder, kept), done,
+                          lambda exc: self.message.emit(error_sentence(exc)), context=self)
 
     def _update(self) -> None:
         self.remove_button.setEnabled(bool(self._items))

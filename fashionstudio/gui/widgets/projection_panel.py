@@ -4,6 +4,8 @@
 the worker) and reports on the GUI thread: ``preview(PIL image)`` every few steps, ``finished(last step)`` with
 the w+ and noise reached, ``message(text)`` for the status bar, ``stopped()`` when it ends without a result
 (cancelled or failed: the previews shown belong to no settings). ``cancel()`` stops it between two steps.
+``accepts(img, model)`` says whether a projection can start, and if not why (``message``, and ``refused(text)``
+when the canvas should show it too).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class ProjectionPanel(QWidget):
     finished = Signal(object)
     stopped = Signal()
     message = Signal(str)
+    refused = Signal(str)
     again_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -79,6 +82,17 @@ class ProjectionPanel(QWidget):
 
     def is_running(self) -> bool:
         return self._cancel is not None
+
+    def accepts(self, img: Image.Image | None, model: Any) -> bool:
+        """Whether ``img`` can be projected with ``model``; if not, the reason goes out as ``message``."""
+        if img is None:
+            self.message.emit("Drop a photo first: there is nothing to project.")
+            return False
+        if model is None:
+            self.message.emit("Open a StyleGAN2 model before projecting a photo.")
+            self.refused.emit("Open a StyleGAN2 model before projecting a photo.")
+            return False
+        return True
 
     def start(self, img: Image.Image, engine: Callable[[], Any]) -> None:
         """Project ``img`` with the generator of ``engine()`` (an object with ``G`` and ``synth``)."""
