@@ -8,6 +8,9 @@ PNG restores it; any other photo is projected into the generator.
 
 Every network call runs off the GUI thread through the :class:`~fashionstudio.core.generate_engine.GenerateEngine`:
 interactive renders on the tab's latest-wins worker, everything else on the shared pool.
+
+Its ~480 lines are the wiring of six pages to one session and the public methods tests and benchmarks drive;
+the logic is in the pages and in core.
 """
 
 from __future__ import annotations
