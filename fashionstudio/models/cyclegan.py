@@ -51,7 +51,7 @@ PRESETS: dict[str, dict] = {
     # A desktop GPU trains it in hours; a laptop CPU translates an image in a few milliseconds.
     "studio": {**_COMMON, "preset": "studio", "resolution": 64, "g_base": 32, "g_down": 2, "g_res_blocks": 6,
                "d_base": 64, "d_blocks": 4},
-    # CPU-trainable on the synthetic atelier (the Match card has its measured wall time).
+    # CPU-trainable on the synthetic atelier (its wall time is in the Match card).
     "demo": {**_COMMON, "preset": "demo", "resolution": 64, "g_base": 16, "g_down": 2, "g_res_blocks": 4,
              "d_base": 32, "d_blocks": 4},
 }

@@ -52,7 +52,7 @@ _COMMON = {"family": "munit", "domain_a": "shoes", "domain_b": "handbags", "imag
 PRESETS: dict[str, dict] = {
     "studio": {**_COMMON, "preset": "studio", "resolution": 64, "enc_base": 32, "dec_base": 128,
                "content_dim": 16, "style_dim": 16, "d_base": 64, "d_blocks": 4},
-    # CPU-trainable on the synthetic atelier (the Match card has its measured wall time).
+    # CPU-trainable on the synthetic atelier (its wall time is in the Match card).
     "demo": {**_COMMON, "preset": "demo", "resolution": 64, "enc_base": 16, "dec_base": 64,
              "content_dim": 16, "style_dim": 16, "d_base": 32, "d_blocks": 4},
 }

@@ -32,8 +32,8 @@ Choices where the spec is inconsistent ([!] there):
   (stated 1.6M, a figure rounded to 0.1M; base 8 would give 0.4M).
 - The 2x2 ("CONV2") decoder convs keep the size with a one-pixel asymmetric pad; the two 2x2 convs of a block pad
   on opposite sides so the block stays centred (the original code used 2H-1 -> 2H instead).
-- U-Net convs use zero padding (the pix2pix convention); the original code's reflect padding cost CPU inference
-  time for no measured benefit. Only the 7x7 UF of G2 pads by reflection.
+- U-Net convs use zero padding (the pix2pix convention) rather than the original code's reflect padding, which
+  costs CPU inference time (the PGPG card has the number). Only the 7x7 UF of G2 pads by reflection.
 - The thesis pose is DensePose IUV, so the thesis preset has ``pose_channels=3``; studio/demo use 18 heatmaps.
 """
 

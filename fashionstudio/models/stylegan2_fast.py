@@ -74,7 +74,7 @@ class FastSynthesis:
     def __init__(self, G: Generator, dtype: torch.dtype | None = None, channels_last: bool = True) -> None:
         syn = G.synthesis_network
         self.num_ws, self.resolution, self.dtype = int(G.num_ws), int(G.resolution), dtype or torch.float32
-        # NHWC is oneDNN's native conv layout: on one CPU thread 0-15% faster at 64 px, within noise at 128 px.
+        # NHWC is oneDNN's native conv layout (the Generate card has the timing).
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         # Normal (not inference) tensors even when built inside inference_mode: projection backpropagates
         # through them.

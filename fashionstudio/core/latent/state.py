@@ -179,8 +179,7 @@ def state_from_png(path: str | os.PathLike, *, num_ws: int | None = None,
             if data.get("tool") not in (None, "generate"):
                 return None  # another tool's export: a photo like any other
             data = data.get("settings")
-        # The tab writes {summary..., "state": state}; fashionstudio-cli generate before this version wrote the
-        # state itself as the settings.
+        # The tab writes {summary..., "state": state}; older CLI exports hold the state itself as the settings.
         stored = data.get("state") if isinstance(data, dict) and "state" in data else \
             data if isinstance(data, dict) and data.get("kind") == STATE_KIND else None
         if stored is not None:

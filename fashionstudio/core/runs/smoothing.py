@@ -12,7 +12,7 @@ _LFILTER: Any = None
 
 def _lfilter() -> Any:
     """scipy.signal.lfilter, imported on first use (it is a slow import); False without SciPy. SciPy comes with
-    scikit-image; the numpy fallback gives the same numbers, a little slower."""
+    scikit-image; the numpy fallback gives the same numbers."""
     global _LFILTER
     if _LFILTER is None:
         try:
@@ -67,7 +67,7 @@ class EmaState:
         out = last.copy()
         if w < 1:
             # 1 - w^k is 1 to double precision once w^k < 1e-17: only the first few hundred/thousand points of
-            # a series need the correction (np.exp, because np.power with a float exponent is ~20x slower)
+            # a series need the correction (np.exp of a product: np.power with a float exponent is the slow path)
             horizon = int(math.ceil(math.log(1e-17) / math.log(w))) if w > 0 else 0
             n = max(0, min(v.size, horizon - self.count))
             if n:
