@@ -14,6 +14,7 @@ Rows (``sets``, ``pairs``, ``agreements`` as in :mod:`training.metrics.sampling`
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from training.metrics.sampling import FamilySpec, Sampled, SamplingContext, as_output, base_dataset, centre_crop
+from training.metrics.sampling import FamilySpec, Sampled, SamplingContext, as_output, atelier_labels, centre_crop
 
 ROWS = ("model", "baseline_centre_crop", "ceiling_true_flat")
 IMAGE_OF_ROW = {"model": "output", "baseline_centre_crop": "centre_crop", "ceiling_true_flat": "target"}
@@ -33,27 +34,11 @@ SPECKLE_SIGMA = 1.0  # px at 64 px: the pixel-level noise, not the pattern's rep
 _classifier: dict[str, Any] = {}
 
 
-def lookbook_labels(dataset: Any) -> dict[str, dict[str, str]]:
-    """Product id ('id_00000012') -> the catalogue garment's labels, from the atelier's ``atelier.json``."""
-    import json
-    from pathlib import Path
-
-    cached = getattr(dataset, "_fs_garment_labels", None)
-    if cached is not None:
-        return cached
-    table: dict[str, dict[str, str]] = {}
-    root = getattr(dataset, "root", None)
-    meta_path = Path(root) / "atelier.json" if root is not None else None
-    if meta_path is not None and meta_path.is_file():
-        for item in json.loads(meta_path.read_text()).get("items", []):
-            g = item.get("garment") or {}
-            table[f"id_{int(item['pid']):08d}"] = {"colour": g.get("colour_family"), "pattern": g.get("pattern"),
-                                                   "garment_type": g.get("type")}
-    try:
-        dataset._fs_garment_labels = table
-    except AttributeError:
-        pass
-    return table
+def _garment_rows(item: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]]]:
+    """A LookBook product id ('id_00000012') and its catalogue garment's labels."""
+    g = item.get("garment") or {}
+    yield f"id_{int(item['pid']):08d}", {"colour": g.get("colour_family"), "pattern": g.get("pattern"),
+                                         "garment_type": g.get("type")}
 
 
 def read_mask(images: Tensor) -> Tensor:
@@ -105,7 +90,7 @@ def _sample_extract(ctx: SamplingContext, batch: dict[str, Any]) -> Sampled:
     else:
         output = g(person)
     labels: dict[str, dict[str, list[str | None]]] = {}
-    table = lookbook_labels(base_dataset(ctx.dataset))
+    table = atelier_labels(ctx.dataset, _garment_rows)
     products = batch.get("product")
     if table and products is not None:
         rows = [table.get(str(p), {}) for p in products]

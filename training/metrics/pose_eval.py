@@ -6,46 +6,29 @@ family's plain warp), the source photo returned as the answer, and the classifie
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from torch import Tensor
 
-from training.metrics.sampling import FamilySpec, Labels, Sampled, SamplingContext, as_output, base_dataset
+from training.metrics.sampling import FamilySpec, Labels, Sampled, SamplingContext, as_output, atelier_labels
 
 
-def _inshop_labels(dataset: Any) -> dict[str, dict[str, str]]:
-    """Photo path (relative to the in-shop root) -> its outfit's main garment and its pose kind, from the
-    atelier's ``atelier.json`` (empty for real data, whose outfits are then read off the source by the classifier)."""
-    import json
-    from pathlib import Path
-
-    base = base_dataset(dataset)
-    cached = getattr(base, "_fs_photo_labels", None)
-    if cached is not None:
-        return cached
-    table: dict[str, dict[str, str]] = {}
-    root = getattr(base, "root", None)
-    meta_path = Path(root) / "atelier.json" if root is not None else None
-    if meta_path is not None and meta_path.is_file():
-        for item in json.loads(meta_path.read_text()).get("items", []):
-            folder = f"{item.get('gender')}/{item.get('category')}/{item.get('item_id')}"
-            for key, image in (item.get("images") or {}).items():
-                group = (item.get("groups") or {}).get(key.split("/")[0], {})
-                main = group.get("dress") or group.get("top") or {}
-                table[f"Img/{folder}/{key.split('/')[-1]}"] = {
-                    "garment_type": main.get("type"), "colour": main.get("colour_family"),
-                    "pattern": main.get("pattern"), "pose": image.get("pose_kind")}
-    try:
-        base._fs_photo_labels = table
-    except AttributeError:
-        pass
-    return table
+def _photo_rows(item: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]]]:
+    """Each in-shop photo path of an atelier item and its outfit's main garment and pose kind (real data has no
+    such labels: its outfits are then read off the source by the classifier)."""
+    folder = f"{item.get('gender')}/{item.get('category')}/{item.get('item_id')}"
+    for key, image in (item.get("images") or {}).items():
+        group = (item.get("groups") or {}).get(key.split("/")[0], {})
+        main = group.get("dress") or group.get("top") or {}
+        yield f"Img/{folder}/{key.split('/')[-1]}", {
+            "garment_type": main.get("type"), "colour": main.get("colour_family"), "pattern": main.get("pattern"),
+            "pose": image.get("pose_kind")}
 
 
 def _pose_labels(ctx: SamplingContext, batch: dict[str, Any]) -> Labels:
     """The target photo's labels: the outfit (the same as the source's: one item and group) and its pose kind."""
-    table = _inshop_labels(ctx.dataset)
+    table = atelier_labels(ctx.dataset, _photo_rows)
     names = batch.get("tgt_name")
     if not table or names is None:
         return {}

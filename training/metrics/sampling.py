@@ -21,7 +21,7 @@ Images are NCHW float in [-1, 1]; generated images are clamped to that range, as
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,6 +102,29 @@ def base_dataset(dataset: Any) -> Any:
     while hasattr(dataset, "dataset") and not hasattr(dataset, "labels_A") and not hasattr(dataset, "root"):
         dataset = dataset.dataset
     return dataset
+
+
+def atelier_labels(dataset: Any, rows: Callable[[dict[str, Any]], Iterable[tuple[str, dict[str, Any]]]]
+                   ) -> dict[str, dict[str, Any]]:
+    """Key -> labels from the ``atelier.json`` of the atelier data under ``dataset``, built once per dataset from
+    ``rows(item)`` (key, labels) pairs; empty for real data, which has no such file."""
+    import json
+    from pathlib import Path
+
+    base = base_dataset(dataset)
+    cache = getattr(base, "_fs_atelier_labels", None)
+    if cache is None:
+        cache = {}
+        try:
+            base._fs_atelier_labels = cache
+        except AttributeError:
+            pass
+    if rows not in cache:
+        root = getattr(base, "root", None)
+        meta_path = Path(root) / "atelier.json" if root is not None else None
+        items = json.loads(meta_path.read_text()).get("items", []) if meta_path and meta_path.is_file() else []
+        cache[rows] = {key: labels for item in items for key, labels in rows(item)}
+    return cache[rows]
 
 
 def spec_for(family: str) -> FamilySpec:
