@@ -36,7 +36,8 @@ def _when_idle(window, app, callback, timeout_s: float = 60.0) -> None:
     def poll() -> None:
         if window.is_idle() or time.monotonic() > deadline:
             timer.stop()
-            app.processEvents()
+            for _ in range(5):  # nested layouts settle one level per pass of posted events
+                app.processEvents()
             callback()
 
     timer.timeout.connect(poll)
