@@ -65,7 +65,8 @@ def test_resume_equals_straight_and_export_loads(tmp_path, cache, capsys):
     trained = registry.build_networks("munit", a["arch"], which=["G_A", "G_B"])
     g = torch.Generator().manual_seed(0)
     img = torch.rand(2, 3, RES, RES, generator=g) * 2 - 1
-    c, s = torch.randn(2, 4, generator=g), torch.randn(2, 4, generator=g)
+    style_dim = model.networks["G_A"].style_dim
+    c, s = torch.randn(2, 4, generator=g), torch.randn(2, style_dim, generator=g)
     with torch.no_grad():
         for name, net in trained.items():
             net.load_state_dict(a["trainer"]["ema"].get(name) or a["trainer"]["networks"][name])
@@ -102,10 +103,50 @@ def test_content_code_decides_the_item_and_style_code_is_shared():
         c = torch.randn(3, 4, generator=torch.Generator().manual_seed(1))
         bags = G_B.decode(c, s.expand(3, -1))
         again = G_B.decode(c, s.expand(3, -1))
-        other_style = G_B.decode(c, torch.randn(3, 4))
+        other_style = G_B.decode(c, torch.randn(3, G_B.style_dim))
     assert torch.equal(bags, again)
     assert (bags[0] - bags[1]).abs().mean() > 1e-3 and (bags[1] - bags[2]).abs().mean() > 1e-3
     assert (bags - other_style).abs().mean() > 1e-3
+
+
+def _item(shape: str, rgb: tuple[float, float, float], stripes: bool) -> torch.Tensor:
+    """A white 64 px picture with a shoe-like bar or a bag-like box in one fabric (horizontal stripes if asked)."""
+    x = torch.ones(1, 3, 64, 64)
+    ys, xs = (slice(32, 52), slice(6, 58)) if shape == "shoe" else (slice(14, 54), slice(16, 48))
+    fabric = torch.tensor(rgb).view(3, 1, 1).expand(3, 64, 64).clone()
+    if stripes:
+        fabric[:, ::3] *= 0.5
+    x[0, :, ys, xs] = fabric[:, ys, xs]
+    return x
+
+
+def test_measured_style_names_the_same_fabric_in_both_domains():
+    """The presets' style code is read from the pixels: a shoe and a bag of one fabric get nearly one code, another
+    colour or a pattern moves it, and both domains' coders give the same code for one picture."""
+    from fashionstudio.models import munit
+
+    nets = munit.build({**TINY, "resolution": 64}, which=["G_A", "G_B"])
+    G_A, G_B = nets["G_A"], nets["G_B"]
+    assert G_A.style_head is None and G_A.style_dim == munit.MEASURED_STYLE_DIM
+    red_shoe, red_bag = _item("shoe", (0.8, -0.6, -0.6), False), _item("bag", (0.8, -0.6, -0.6), False)
+    blue_bag, striped_bag = _item("bag", (-0.6, -0.4, 0.8), False), _item("bag", (0.8, -0.6, -0.6), True)
+    with torch.no_grad():
+        shoe, bag = G_A.style(red_shoe), G_B.style(red_bag)
+        blue, striped = G_B.style(blue_bag), G_B.style(striped_bag)
+        assert torch.equal(G_A.style(red_bag), bag)
+    colour, texture = slice(0, 3), slice(3, None)
+    assert (shoe - bag)[:, colour].abs().max() < 0.02 and (bag - blue)[:, colour].abs().max() > 1.0
+    same_fabric = (shoe - bag)[:, texture].abs().mean()  # the outlines of two shapes differ a little
+    assert (bag - striped)[:, texture].abs().mean() > 4 * same_fabric, same_fabric
+
+
+def test_learned_style_is_still_available_and_bad_styles_are_refused():
+    from fashionstudio.models import munit
+
+    nets = munit.build({**TINY, "style": "learned"}, which=["G_A"])
+    assert nets["G_A"].style_head is not None and nets["G_A"].style_dim == TINY["style_dim"]
+    with pytest.raises(ValueError, match="style must be one of"):
+        munit.build({**TINY, "style": "painted"}, which=["G_A"])
 
 
 def test_preset_files_are_valid_configs():

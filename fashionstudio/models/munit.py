@@ -8,6 +8,13 @@ picture is split into two codes (Huang et al. 2018, MUNIT; Lee et al. 2020, DRIT
 - a **style code** ``s`` (colour and fabric), in one space **shared** by both domains: the bag decoder draws a
   bag in a shoe's style code.
 
+How the style code is made is the ``style`` setting. ``"learned"`` is MUNIT's: a style encoder per domain, whose
+codes are tied across domains only through the losses. ``"measured"`` (the presets) reads it from the pixels with
+:mod:`fashionstudio.models.fabric`: the fabric's colour and its texture statistics, the same function for a shoe
+and a bag, so a code means the same colour and pattern in both decoders by construction. With learned codes the
+bag decoder read a shoe's code as another colour (colour family kept in under a third of translations, see the
+Match card).
+
 So shoe -> bag is ``G_B.decode(c, G_A.style(shoe))`` with ``c`` any bag content code: sampled from the content
 prior N(0, I) (the content encoders are trained as VAEs towards it, DRIT++'s choice), or encoded from a real bag.
 Different content codes give different bags in the same style; nearby codes give similar bags ("more like this").
@@ -21,7 +28,8 @@ sine/cosine coordinate maps (periods 2 to 8 px): the style then selects and colo
 Inference API (per domain network ``G_A`` shoes, ``G_B`` bags, a :class:`DomainCoder`):
 
 - ``G.content(x: [N,3,R,R]) -> (mu, logvar)`` each ``[N, content_dim]``;
-- ``G.style(x) -> [N, style_dim]``;
+- ``G.style(x) -> [N, style_dim]`` (``style_dim`` is the preset's for learned codes, :data:`MEASURED_STYLE_DIM`
+  for measured ones);
 - ``G.decode(c: [N, content_dim], s: [N, style_dim]) -> [N,3,R,R]`` in [-1, 1];
 - ``G(x)`` reconstructs ``x`` from its own codes (content mean), so generic callers can run it.
 
@@ -44,11 +52,12 @@ from fashionstudio.models.blocks import (
     resolve_config,
     select_networks,
 )
+from fashionstudio.models.fabric import fabric_colour, fabric_texture
 
 NETWORKS = ("G_A", "G_B", "D_A", "D_B")
 INFERENCE_NETWORKS = ("G_A", "G_B")
 
-_COMMON = {"family": "munit", "domain_a": "shoes", "domain_b": "handbags", "image_channels": 3}
+_COMMON = {"family": "munit", "domain_a": "shoes", "domain_b": "handbags", "image_channels": 3, "style": "measured"}
 PRESETS: dict[str, dict] = {
     "studio": {**_COMMON, "preset": "studio", "resolution": 64, "enc_base": 32, "dec_base": 128,
                "content_dim": 16, "style_dim": 16, "d_base": 64, "d_blocks": 4},
@@ -58,6 +67,14 @@ PRESETS: dict[str, dict] = {
 }
 FOURIER_PERIODS = (2.0, 3.0, 4.0, 6.0, 8.0)  # px: the fabric motifs of a 64 px item
 FOURIER_FROM = 32  # px: scales at or above this get the coordinate maps
+STYLES = ("learned", "measured")
+TEXTURE_GAIN = 3.0  # brings the texture statistics to the colour's spread on atelier items (std 0.14 vs 0.5)
+MEASURED_STYLE_DIM = 3 + 30  # fabric colour + fabric texture statistics
+
+
+def measured_style(x: torch.Tensor) -> torch.Tensor:
+    """The fabric's colour and (scaled) texture statistics, ``[N, MEASURED_STYLE_DIM]``: a shared style code."""
+    return torch.cat([fabric_colour(x), TEXTURE_GAIN * fabric_texture(x)], dim=1)
 
 
 def fourier_maps(size: int, device: torch.device | None = None) -> torch.Tensor:
@@ -112,12 +129,18 @@ class DomainCoder(nn.Module):
     Content and style share one convolutional trunk (half the encoding cost, which matters on a CPU): the style
     head averages the trunk's last map over space (what is everywhere: colour, fabric); the content head instance-
     normalises the 4x4 map first (removing per-channel level and contrast, MUNIT's way of stripping style) and reads
-    it flattened, so the code knows where things are."""
+    it flattened, so the code knows where things are. A ``"measured"`` style has no head: :func:`measured_style`
+    reads it from the pixels."""
 
     def __init__(self, resolution: int, channels: int, enc_base: int, dec_base: int, content_dim: int,
-                 style_dim: int) -> None:
+                 style_dim: int, style: str = "learned") -> None:
         super().__init__()
+        if style not in STYLES:
+            raise ValueError(f"content/style model: style must be one of {', '.join(STYLES)}, not {style!r}")
         n_down = int(math.log2(resolution // 4))
+        self.measured = style == "measured"
+        if self.measured:
+            style_dim = MEASURED_STYLE_DIM
         self.resolution, self.content_dim, self.style_dim = resolution, content_dim, style_dim
         layers: list[nn.Module] = []
         c = channels
@@ -128,7 +151,8 @@ class DomainCoder(nn.Module):
         self.trunk = nn.Sequential(*layers)
         self.content_norm = nn.InstanceNorm2d(c, affine=False)
         self.content_head = nn.Linear(c * 16, 2 * content_dim)
-        self.style_head = nn.Sequential(nn.Linear(c, c), nn.LeakyReLU(0.2), nn.Linear(c, style_dim))
+        self.style_head = None if self.measured else nn.Sequential(nn.Linear(c, c), nn.LeakyReLU(0.2),
+                                                                   nn.Linear(c, style_dim))
 
         self.dec_in = nn.Linear(content_dim, dec_base * 16)
         self.dec_ada = AdaIN(dec_base, style_dim)
@@ -152,7 +176,8 @@ class DomainCoder(nn.Module):
         self._check(x)
         h = self.trunk(x)
         mu, logvar = self.content_head(self.content_norm(h).flatten(1)).chunk(2, dim=1)
-        return mu, logvar.clamp(-8.0, 4.0), self.style_head(h.mean(dim=(2, 3)))
+        s = measured_style(x) if self.measured else self.style_head(h.mean(dim=(2, 3)))
+        return mu, logvar.clamp(-8.0, 4.0), s.to(mu.dtype)
 
     def content(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The content code's mean and log-variance."""
@@ -160,6 +185,9 @@ class DomainCoder(nn.Module):
         return mu, logvar
 
     def style(self, x: torch.Tensor) -> torch.Tensor:
+        if self.measured:
+            self._check(x)
+            return measured_style(x)
         return self.encode(x)[2]
 
     def decode(self, c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
@@ -186,7 +214,7 @@ def build(config: dict, which: Iterable[str] | None = None) -> dict[str, nn.Modu
     for name in names:
         if name.startswith("G"):
             nets[name] = DomainCoder(res, cfg["image_channels"], cfg["enc_base"], cfg["dec_base"],
-                                     cfg["content_dim"], cfg["style_dim"])
+                                     cfg["content_dim"], cfg["style_dim"], cfg["style"])
         else:
             nets[name] = init_gan_weights(PatchGAN(cfg["image_channels"], cfg["d_base"], cfg["d_blocks"]))
     return nets
