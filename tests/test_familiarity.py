@@ -66,7 +66,8 @@ def test_stats_json_round_trip_gives_the_same_scores() -> None:
 
 
 @pytest.mark.parametrize("tool, role", [("extract", "person"), ("pose", "person"), ("pose-pgpg", "person"),
-                                        ("match", "shoe"), ("match", "bag")])
+                                        ("match", "shoe"), ("match", "bag"),
+                                        ("match-cyclegan", "shoe"), ("match-cyclegan", "bag")])
 def test_shipped_sidecars_pass_their_kind_and_flag_foreign_pictures(tool, role, net, atelier, foreign) -> None:
     path = MODELS / f"{tool}.safetensors"
     stats, source = fam.find_stats(path, file_sha256(path))

@@ -19,7 +19,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "resources" / "models"
 REFERENCE = Path(__file__).with_name("data") / "shipped_outputs.json"
-FILES = ("pose", "pose-pgpg", "extract", "extract-pixeldtgan", "match", "generate", "upscale")
+FILES = ("pose", "pose-pgpg", "extract", "extract-pixeldtgan", "match", "match-cyclegan", "generate", "upscale")
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -3,7 +3,7 @@
 from fashionstudio.families import Family
 
 FAMILY = Family(
-    name="cyclegan", tool="match", label="Shoes \u2194 handbags (CycleGAN)", paper="CycleGAN", default=True,
+    name="cyclegan", tool="match", label="Shoes \u2194 handbags (CycleGAN)", paper="CycleGAN",
     build="fashionstudio.models.cyclegan:build", trainer="training.trainers.cyclegan:CycleGANTrainer",
     evaluation="training.metrics.match_eval:CYCLEGAN",
     data_kinds=("shoes_bags",), atelier_kind="shoes_bags",
