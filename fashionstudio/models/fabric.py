@@ -74,8 +74,13 @@ def fabric_weights(x: torch.Tensor, sharpness: float = 4.0, sigma: float = 0.3) 
     return _material_mask(xd, c, sharpness, sigma)
 
 
+COLOUR_DIM = 3  # numbers in fabric_colour
+TEXTURE_LEVELS, TEXTURE_FILTERS = 2, 5  # full and half resolution; high-pass and four directional derivatives
+TEXTURE_DIM = TEXTURE_LEVELS * TEXTURE_FILTERS * (TEXTURE_FILTERS + 1) // 2  # a Gram matrix's upper triangle per level
+
+
 def fabric_texture(x: torch.Tensor) -> torch.Tensor:
-    """Texture statistics of each item's fabric ([N,3,H,W] in [-1,1] -> [N,30]): second moments (a Gram matrix, as
+    """Texture statistics of each item's fabric ([N,3,H,W] in [-1,1] -> [N, TEXTURE_DIM]): second moments (a Gram matrix, as
     in Gatys et al.'s texture model) of the high-pass image and its four directional derivatives, at full and half
     resolution, averaged over :func:`fabric_weights` and summed over the colour channels (a pattern may differ from
     its ground in hue alone). Stripes, checks and dots differ in which directions carry energy; a solid fabric has
@@ -84,7 +89,7 @@ def fabric_texture(x: torch.Tensor) -> torch.Tensor:
     img = x.float()
     n = img.shape[0]
     stats = []
-    for level in range(2):
+    for level in range(TEXTURE_LEVELS):
         if level:
             img, w = F.avg_pool2d(img, 2), F.avg_pool2d(w, 2)
         hp = (img - _box_blur(img, 5)).flatten(0, 1)[:, None]  # [N*3, 1, H, W]: channels as separate images

@@ -52,7 +52,7 @@ from fashionstudio.models.blocks import (
     resolve_config,
     select_networks,
 )
-from fashionstudio.models.fabric import fabric_colour, fabric_texture
+from fashionstudio.models.fabric import COLOUR_DIM, TEXTURE_DIM, fabric_colour, fabric_texture
 
 NETWORKS = ("G_A", "G_B", "D_A", "D_B")
 INFERENCE_NETWORKS = ("G_A", "G_B")
@@ -68,8 +68,8 @@ PRESETS: dict[str, dict] = {
 FOURIER_PERIODS = (2.0, 3.0, 4.0, 6.0, 8.0)  # px: the fabric motifs of a 64 px item
 FOURIER_FROM = 32  # px: scales at or above this get the coordinate maps
 STYLES = ("learned", "measured")
-TEXTURE_GAIN = 3.0  # brings the texture statistics to the colour's spread on atelier items (std 0.14 vs 0.5)
-MEASURED_STYLE_DIM = 3 + 30  # fabric colour + fabric texture statistics
+TEXTURE_GAIN = 3.0  # puts the texture statistics on about the colour's spread, so AdaIN sees both from the start
+MEASURED_STYLE_DIM = COLOUR_DIM + TEXTURE_DIM
 
 
 def measured_style(x: torch.Tensor) -> torch.Tensor:
